@@ -181,6 +181,18 @@ impl ErasureCoder {
 
     /// `buf` holds all shards back to back; the first `k` carry data. Fills the parity shards.
     pub fn encode(&self, buf: &mut [u8], shard_len: usize) -> Result<()> {
+        self.encode_with(buf, shard_len, |_, _| {})
+    }
+
+    /// Like [`ErasureCoder::encode`], handing each stripe of each parity shard to
+    /// `on_parity(shard_index, bytes)` while it is still in cache (used to hash shards in
+    /// the same pass).
+    pub fn encode_with(
+        &self,
+        buf: &mut [u8],
+        shard_len: usize,
+        mut on_parity: impl FnMut(usize, &[u8]),
+    ) -> Result<()> {
         self.check(buf, shard_len)?;
         let k = self.profile.data_shards();
         let (data, parity) = buf.split_at_mut(k * shard_len);
@@ -198,6 +210,9 @@ impl ErasureCoder {
             self.rs
                 .encode_sep(&d, &mut p)
                 .map_err(|e| Error::Erasure(format!("{e:?}")))?;
+            for (j, piece) in p.iter().enumerate() {
+                on_parity(k + j, piece);
+            }
             off += len;
         }
         Ok(())

@@ -139,32 +139,7 @@ impl ChunkHeader {
         if h[60..72].iter().any(|&b| b != 0) {
             return Err(Error::ReservedNotZero);
         }
-        if original_size > MAX_CHUNK_SIZE {
-            return Err(Error::ChunkTooLarge(original_size));
-        }
-        if stored_size > MAX_CHUNK_SIZE + crate::crypto::TAG_LEN as u64 {
-            return Err(Error::ChunkTooLarge(stored_size));
-        }
-        // The sizes must agree with what the flags say was done to the data.
-        let tag = if flags.encrypted() {
-            crate::crypto::TAG_LEN as u64
-        } else {
-            0
-        };
-        if !flags.compressed() && stored_size != original_size + tag {
-            return Err(Error::SizeMismatch {
-                what: "stored size of an uncompressed chunk",
-                expected: original_size + tag,
-                actual: stored_size,
-            });
-        }
-        if flags.compressed() && (stored_size < tag || original_size == 0) {
-            return Err(Error::SizeMismatch {
-                what: "stored size of a compressed chunk",
-                expected: tag,
-                actual: stored_size,
-            });
-        }
+        check_sizes(flags, original_size, stored_size)?;
         let content_hash = ChunkId(h[28..60].try_into().expect("32 bytes"));
         Ok(ChunkHeader {
             version: FORMAT_VERSION,
@@ -174,6 +149,40 @@ impl ChunkHeader {
             content_hash,
         })
     }
+}
+
+/// Check that the original and stored sizes agree with what the flags say was done to the
+/// data: encryption adds a tag per segment, compression must have shrunk the payload.
+pub fn check_sizes(flags: Flags, original_size: u64, stored_size: u64) -> Result<()> {
+    use crate::crypto::{payload_len, sealed_len};
+    if original_size > MAX_CHUNK_SIZE {
+        return Err(Error::ChunkTooLarge(original_size));
+    }
+    if stored_size > sealed_len(MAX_CHUNK_SIZE as usize) as u64 {
+        return Err(Error::ChunkTooLarge(stored_size));
+    }
+    let payload = if flags.encrypted() {
+        payload_len(stored_size as usize).ok_or(Error::SizeMismatch {
+            what: "stored size of an encrypted chunk",
+            expected: sealed_len(original_size as usize) as u64,
+            actual: stored_size,
+        })? as u64
+    } else {
+        stored_size
+    };
+    let ok = if flags.compressed() {
+        payload > 0 && payload < original_size
+    } else {
+        payload == original_size
+    };
+    if !ok {
+        return Err(Error::SizeMismatch {
+            what: "payload size for the chunk flags",
+            expected: original_size,
+            actual: payload,
+        });
+    }
+    Ok(())
 }
 
 /// Parse a whole chunk blob (header and data), check that the length matches the header

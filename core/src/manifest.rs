@@ -10,10 +10,10 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{NONCE_LEN, TAG_LEN};
+use crate::crypto::NONCE_LEN;
 use crate::erasure::ErasureProfile;
 use crate::error::{Error, Result};
-use crate::format::{Flags, HEADER_LEN, MAX_CHUNK_SIZE};
+use crate::format::{Flags, HEADER_LEN, MAX_CHUNK_SIZE, check_sizes};
 use crate::id::{ChunkId, ObjectId, serde_via_hex_bytes};
 use crate::keys::{KeyId, WrappedKey};
 
@@ -72,23 +72,16 @@ impl ChunkEntry {
         if self.index != expected_index {
             return bad(format!("expected index {expected_index}"));
         }
-        if self.original_size == 0 || self.original_size > MAX_CHUNK_SIZE {
-            return bad(format!("original size {} out of range", self.original_size));
+        if self.original_size == 0 {
+            return bad("empty chunk".into());
         }
-        if self.stored_size > MAX_CHUNK_SIZE + TAG_LEN as u64 {
-            return bad(format!("stored size {} out of range", self.stored_size));
-        }
+        check_sizes(self.flags, self.original_size, self.stored_size)
+            .map_err(|e| Error::ManifestInvalid(format!("chunk {}: {e}", self.index)))?;
         if !self.flags.contains(Flags::VERIFIED) {
             return bad("verified flag missing".into());
         }
         if self.flags.encrypted() != encrypted || self.nonce.is_some() != encrypted {
             return bad("encryption flag, nonce and object encryption disagree".into());
-        }
-        let tag = if encrypted { TAG_LEN as u64 } else { 0 };
-        if !self.flags.compressed() && self.stored_size != self.original_size + tag {
-            return bad(
-                "stored size of an uncompressed chunk must equal original size (+ tag)".into(),
-            );
         }
         if self.shards.len() != profile.total_shards() {
             return bad(format!(

@@ -45,6 +45,7 @@ fn ensure_len(buf: &mut Vec<u8>, len: usize) {
 pub struct ChunkEncoder {
     coder: ErasureCoder,
     buf: Vec<u8>,
+    compressed: Vec<u8>,
 }
 
 /// The result of encoding one chunk: its manifest entry and its shards, borrowed from the
@@ -77,11 +78,31 @@ impl EncodedChunk<'_> {
     }
 }
 
+/// Feed `bytes`, which sit at `offset` of the data-shard run, to the hashers of the data
+/// shards they fall in. Shard 0 is skipped: it starts with the header, written last.
+fn hash_into_data_shards(
+    hashers: &mut [blake3::Hasher],
+    shard_len: usize,
+    mut offset: usize,
+    mut bytes: &[u8],
+) {
+    while !bytes.is_empty() {
+        let shard = offset / shard_len;
+        let take = bytes.len().min((shard + 1) * shard_len - offset);
+        if shard > 0 {
+            hashers[shard].update(&bytes[..take]);
+        }
+        offset += take;
+        bytes = &bytes[take..];
+    }
+}
+
 impl ChunkEncoder {
     pub fn new(profile: ErasureProfile) -> Result<Self> {
         Ok(Self {
             coder: ErasureCoder::new(profile)?,
             buf: Vec::new(),
+            compressed: Vec::new(),
         })
     }
 
@@ -90,6 +111,11 @@ impl ChunkEncoder {
     }
 
     /// Encode chunk `index` of `object` into shards.
+    ///
+    /// Two passes over cache-sized pieces: (1) per 256 KiB segment, copy the payload into
+    /// place, seal it, and hash it into the content hash and its data shard's hash; (2) per
+    /// erasure stripe, compute parity and hash it. Each byte is pulled from memory about
+    /// twice instead of once per stage.
     pub fn encode(
         &mut self,
         object: &ObjectId,
@@ -108,74 +134,102 @@ impl ChunkEncoder {
         if n as u64 > MAX_CHUNK_SIZE {
             return Err(Error::ChunkTooLarge(n as u64));
         }
-        let profile = self.coder.profile();
-        let max_data = compress::max_compressed_len(n).max(n) + TAG_LEN;
-        let max_shard = profile.shard_len(HEADER_LEN + max_data);
-        ensure_len(&mut self.buf, max_shard * profile.total_shards());
+        let Self {
+            coder,
+            buf,
+            compressed,
+        } = self;
+        let profile = coder.profile();
+        let (k, total_shards) = (profile.data_shards(), profile.total_shards());
 
         let mut flags = Flags::VERIFIED;
-        let data_region = &mut self.buf[HEADER_LEN..HEADER_LEN + max_data];
-        let mut len = match opts
-            .compress
-            .then(|| compress::compress_into(plaintext, data_region))
-            .flatten()
-        {
-            Some(c) => {
+        let mut payload = plaintext;
+        if opts.compress {
+            ensure_len(compressed, compress::max_compressed_len(n));
+            if let Some(c) = compress::compress_into(plaintext, compressed) {
                 flags.set(Flags::COMPRESSED, true);
-                c
+                payload = &compressed[..c];
             }
-            None => {
-                data_region[..n].copy_from_slice(plaintext);
-                n
-            }
-        };
-
-        let mut nonce = None;
-        if let Some(key) = opts.key {
-            flags.set(Flags::ENCRYPTED, true);
-            let iv = crypto::random_nonce();
-            let aad = crypto::chunk_aad(flags, n as u64, object, index);
-            let chunk_key = key.chunk_key(object, index);
-            let tag = crypto::seal_in_place(&chunk_key, &iv, &aad, &mut data_region[..len]);
-            data_region[len..len + TAG_LEN].copy_from_slice(&tag);
-            len += TAG_LEN;
-            nonce = Some(Nonce(iv));
         }
+        flags.set(Flags::ENCRYPTED, opts.key.is_some());
+        let stored = if opts.key.is_some() {
+            crypto::sealed_len(payload.len())
+        } else {
+            payload.len()
+        };
+        let blob_len = HEADER_LEN + stored;
+        let shard_len = profile.shard_len(blob_len);
+        let total = shard_len * total_shards;
+        ensure_len(buf, total);
+        let stripes = &mut buf[..total];
 
-        let content_hash = ChunkId::of(&data_region[..len]);
+        let mut hashers: Vec<blake3::Hasher> =
+            (0..total_shards).map(|_| blake3::Hasher::new()).collect();
+        let mut content = blake3::Hasher::new();
+        let sealing = opts
+            .key
+            .map(|key| (key.chunk_key(object, index), crypto::random_nonce()));
+        let mut pos = HEADER_LEN;
+        for (segment, piece) in payload.chunks(crypto::SEGMENT).enumerate() {
+            let start = pos;
+            stripes[pos..pos + piece.len()].copy_from_slice(piece);
+            pos += piece.len();
+            if let Some((chunk_key, nonce)) = &sealing {
+                let seg = segment as u32;
+                let aad = crypto::chunk_aad(flags, n as u64, stored as u64, object, index, seg);
+                let iv = crypto::segment_nonce(nonce, seg);
+                let tag = crypto::seal_in_place(chunk_key, &iv, &aad, &mut stripes[start..pos]);
+                stripes[pos..pos + TAG_LEN].copy_from_slice(&tag);
+                pos += TAG_LEN;
+            }
+            content.update(&stripes[start..pos]);
+            hash_into_data_shards(&mut hashers, shard_len, start, &stripes[start..pos]);
+        }
+        debug_assert_eq!(pos, blob_len);
+        let data_end = k * shard_len;
+        stripes[blob_len..data_end].fill(0);
+        hash_into_data_shards(
+            &mut hashers,
+            shard_len,
+            blob_len,
+            &stripes[blob_len..data_end],
+        );
+
+        let content_hash = ChunkId(*content.finalize().as_bytes());
         let header = ChunkHeader {
             version: FORMAT_VERSION,
             flags,
             original_size: n as u64,
-            stored_size: len as u64,
+            stored_size: stored as u64,
             content_hash,
         };
         header.write(
-            (&mut self.buf[..HEADER_LEN])
+            (&mut stripes[..HEADER_LEN])
                 .try_into()
                 .expect("header slice"),
         );
+        hashers[0].update(&stripes[..shard_len]);
 
-        let blob_len = HEADER_LEN + len;
-        let shard_len = profile.shard_len(blob_len);
-        let total = shard_len * profile.total_shards();
-        let stripes = &mut self.buf[..total];
-        stripes[blob_len..shard_len * profile.data_shards()].fill(0);
-        self.coder.encode(stripes, shard_len)?;
-        let shards = stripes.chunks_exact(shard_len).map(ChunkId::of).collect();
+        coder.encode_with(stripes, shard_len, |i, piece| {
+            hashers[i].update(piece);
+        })?;
+        let shards = hashers
+            .iter()
+            .map(|h| ChunkId(*h.finalize().as_bytes()))
+            .collect();
 
         Ok(EncodedChunk {
             entry: ChunkEntry {
                 index,
                 original_size: n as u64,
-                stored_size: len as u64,
+                stored_size: stored as u64,
                 flags,
-                nonce,
+                nonce: sealing.map(|(_, nonce)| Nonce(nonce)),
                 chunk_id: content_hash,
                 shard_size: shard_len as u64,
                 shards,
             },
-            buf: &self.buf[..total],
+            buf: &buf[..total],
         })
     }
 }
@@ -223,7 +277,9 @@ impl ChunkDecoder {
         }
         let shard_len = entry.shard_size as usize;
         let expect_len = profile.shard_len(HEADER_LEN + entry.stored_size as usize);
-        if shard_len != expect_len || entry.stored_size > MAX_CHUNK_SIZE + TAG_LEN as u64 {
+        if shard_len != expect_len
+            || entry.stored_size > crypto::sealed_len(MAX_CHUNK_SIZE as usize) as u64
+        {
             return Err(Error::SizeMismatch {
                 what: "shard size",
                 expected: expect_len as u64,
@@ -285,8 +341,29 @@ impl ChunkDecoder {
         let plain: &[u8] = if header.flags.encrypted() {
             let key = key.ok_or(Error::KeyRequired)?;
             let nonce = entry.nonce.ok_or(Error::KeyRequired)?;
-            let aad = crypto::chunk_aad(header.flags, header.original_size, object, entry.index);
-            crypto::open_in_place(&key.chunk_key(object, entry.index), &nonce.0, &aad, data)?
+            let chunk_key = key.chunk_key(object, entry.index);
+            // Open each segment in place and slide its plaintext down over the tags before it.
+            let (mut src, mut dst, mut segment) = (0usize, 0usize, 0u32);
+            while src < data.len() {
+                let sealed = (crypto::SEGMENT + TAG_LEN).min(data.len() - src);
+                let aad = crypto::chunk_aad(
+                    header.flags,
+                    header.original_size,
+                    header.stored_size,
+                    object,
+                    entry.index,
+                    segment,
+                );
+                let iv = crypto::segment_nonce(&nonce.0, segment);
+                let opened =
+                    crypto::open_in_place(&chunk_key, &iv, &aad, &mut data[src..src + sealed])?
+                        .len();
+                data.copy_within(src..src + opened, dst);
+                src += sealed;
+                dst += opened;
+                segment += 1;
+            }
+            &data[..dst]
         } else {
             data
         };
