@@ -1,0 +1,16 @@
+//! Generates the tonic code from `proto/` with protox, so no system protoc is needed.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let files = [
+        "proto/chunk.proto",
+        "proto/node.proto",
+        "proto/metadata.proto",
+        "proto/gateway.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    let fds = protox::compile(files, ["proto"])?;
+    tonic_prost_build::configure().compile_fds(fds)?;
+    Ok(())
+}

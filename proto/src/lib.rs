@@ -1,0 +1,73 @@
+//! CyxCloud wire protocols.
+//!
+//! - [`chunk`]: ChunkService, shard storage on nodes (gateway and clients call nodes).
+//! - [`node`]: NodeService, registration and heartbeats (nodes call the gateway).
+//! - [`metadata`]: bucket and object records.
+//! - [`gateway`]: GatewayService, the rich client's upload/commit/download operations.
+//! - [`limits`]: gRPC message size limits derived from chunk size and erasure profile.
+//!
+//! Code is generated at build time from `proto/*.proto` with protox (no system protoc).
+
+pub mod chunk {
+    tonic::include_proto!("cyxcloud.chunk");
+}
+pub mod node {
+    tonic::include_proto!("cyxcloud.node");
+}
+pub mod metadata {
+    tonic::include_proto!("cyxcloud.metadata");
+}
+pub mod gateway {
+    tonic::include_proto!("cyxcloud.gateway");
+}
+
+pub mod limits;
+
+impl From<cyxcloud_core::ChunkId> for chunk::ChunkId {
+    fn from(id: cyxcloud_core::ChunkId) -> Self {
+        chunk::ChunkId {
+            hash: id.0.to_vec(),
+        }
+    }
+}
+
+impl TryFrom<&chunk::ChunkId> for cyxcloud_core::ChunkId {
+    type Error = cyxcloud_core::Error;
+    fn try_from(id: &chunk::ChunkId) -> Result<Self, Self::Error> {
+        cyxcloud_core::ChunkId::from_slice(&id.hash)
+    }
+}
+
+impl From<cyxcloud_core::ErasureProfile> for metadata::ErasureConfig {
+    fn from(p: cyxcloud_core::ErasureProfile) -> Self {
+        metadata::ErasureConfig {
+            data_shards: p.data_shards() as u32,
+            parity_shards: p.parity_shards() as u32,
+        }
+    }
+}
+
+impl TryFrom<&metadata::ErasureConfig> for cyxcloud_core::ErasureProfile {
+    type Error = cyxcloud_core::Error;
+    fn try_from(c: &metadata::ErasureConfig) -> Result<Self, Self::Error> {
+        cyxcloud_core::ErasureProfile::new(c.data_shards as usize, c.parity_shards as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_and_profile_conversions() {
+        let id = cyxcloud_core::ChunkId::of(b"x");
+        let p: chunk::ChunkId = id.into();
+        assert_eq!(cyxcloud_core::ChunkId::try_from(&p).unwrap(), id);
+        assert!(cyxcloud_core::ChunkId::try_from(&chunk::ChunkId { hash: vec![1; 31] }).is_err());
+        let e: metadata::ErasureConfig = cyxcloud_core::ErasureProfile::EXTREME.into();
+        assert_eq!((e.data_shards, e.parity_shards), (6, 10));
+        assert!(
+            cyxcloud_core::ErasureProfile::try_from(&metadata::ErasureConfig::default()).is_err()
+        );
+    }
+}
