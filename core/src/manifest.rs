@@ -119,6 +119,33 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// An empty manifest (a 0-byte object) to which encoded chunks are appended in order.
+    pub fn new(
+        object_id: ObjectId,
+        profile: ErasureProfile,
+        chunk_size: u64,
+        encryption: Option<EncryptionInfo>,
+        content_type: impl Into<String>,
+    ) -> Self {
+        Manifest {
+            version: MANIFEST_VERSION,
+            object_id,
+            size: 0,
+            content_type: content_type.into(),
+            user_metadata: BTreeMap::new(),
+            profile,
+            chunk_size,
+            encryption,
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Append the next chunk's entry.
+    pub fn push_chunk(&mut self, entry: ChunkEntry) {
+        self.size += entry.original_size;
+        self.chunks.push(entry);
+    }
+
     /// Check every internal invariant.
     pub fn validate(&self) -> Result<()> {
         if self.version != MANIFEST_VERSION {

@@ -79,17 +79,19 @@ impl EncodedChunk<'_> {
 }
 
 /// Feed `bytes`, which sit at `offset` of the data-shard run, to the hashers of the data
-/// shards they fall in. Shard 0 is skipped: it starts with the header, written last.
+/// shards they fall in. Shards that hold part of the header (written last) are skipped and
+/// hashed whole afterwards: shard 0, and more when shards are shorter than the header.
 fn hash_into_data_shards(
     hashers: &mut [blake3::Hasher],
     shard_len: usize,
     mut offset: usize,
     mut bytes: &[u8],
 ) {
+    let header_shards = HEADER_LEN.div_ceil(shard_len);
     while !bytes.is_empty() {
         let shard = offset / shard_len;
         let take = bytes.len().min((shard + 1) * shard_len - offset);
-        if shard > 0 {
+        if shard >= header_shards {
             hashers[shard].update(&bytes[..take]);
         }
         offset += take;
@@ -108,6 +110,11 @@ impl ChunkEncoder {
 
     pub fn profile(&self) -> ErasureProfile {
         self.coder.profile()
+    }
+
+    /// Bytes of buffer memory held between calls.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buf.capacity() + self.compressed.capacity()
     }
 
     /// Encode chunk `index` of `object` into shards.
@@ -208,7 +215,13 @@ impl ChunkEncoder {
                 .try_into()
                 .expect("header slice"),
         );
-        hashers[0].update(&stripes[..shard_len]);
+        for (i, shard) in stripes
+            .chunks_exact(shard_len)
+            .take(HEADER_LEN.div_ceil(shard_len))
+            .enumerate()
+        {
+            hashers[i].update(shard);
+        }
 
         coder.encode_with(stripes, shard_len, |i, piece| {
             hashers[i].update(piece);
@@ -428,6 +441,11 @@ impl<R: Read> StreamEncoder<R> {
         })
     }
 
+    /// Bytes of buffer memory held: one chunk of input plus the encoder's stripe set.
+    pub fn buffered_bytes(&self) -> usize {
+        self.input.capacity() + self.encoder.buffered_bytes()
+    }
+
     /// Plaintext bytes consumed so far.
     pub fn bytes_read(&self) -> u64 {
         self.total
@@ -470,6 +488,32 @@ impl<R: Read> StreamEncoder<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_ids_match_shards_even_when_shards_are_shorter_than_the_header() {
+        // Regression: with 64-byte shards the header spills into shard 1.
+        let key = DataKey::generate();
+        let obj = ObjectId::random();
+        let mut enc = ChunkEncoder::new(ErasureProfile::BASIC).unwrap();
+        for n in [1usize, 10, 100, 300, 700, 1000, 5000] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 7 % 256) as u8).collect();
+            for opts in [
+                ChunkOptions {
+                    compress: false,
+                    key: None,
+                },
+                ChunkOptions {
+                    compress: true,
+                    key: Some(&key),
+                },
+            ] {
+                let c = enc.encode(&obj, 0, &data, opts).unwrap();
+                for (i, (id, s)) in c.shards().enumerate() {
+                    assert_eq!(id, ChunkId::of(s), "n={n} shard {i} of {} bytes", s.len());
+                }
+            }
+        }
+    }
 
     #[test]
     fn small_chunks_are_not_padded_to_the_chunk_size() {
