@@ -14,7 +14,8 @@
 //! ```
 //! Nodes verify grants before touching data; the same record later backs payment claims.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer};
+pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use crate::id::ChunkId;
 
