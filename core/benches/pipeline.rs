@@ -165,7 +165,7 @@ fn main() {
         // --- LZ4 ---
         let mut lz = vec![0u8; compress::max_compressed_len(size)];
         bench.run(
-            &format!("lz4 compress incompressible (probe) {label}"),
+            &format!("lz4 probe rejecting incompressible data {label}"),
             size,
             memcpy,
             || {
