@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["proto"])?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    // Shard payloads move as `bytes::Bytes`: no copies between the network and storage.
+    tonic_prost_build::configure().bytes(".").compile_fds(fds)?;
     Ok(())
 }

@@ -26,7 +26,7 @@ pub mod limits;
 impl From<cyxcloud_core::ChunkId> for chunk::ChunkId {
     fn from(id: cyxcloud_core::ChunkId) -> Self {
         chunk::ChunkId {
-            hash: id.0.to_vec(),
+            hash: bytes::Bytes::copy_from_slice(&id.0),
         }
     }
 }
@@ -63,7 +63,12 @@ mod tests {
         let id = cyxcloud_core::ChunkId::of(b"x");
         let p: chunk::ChunkId = id.into();
         assert_eq!(cyxcloud_core::ChunkId::try_from(&p).unwrap(), id);
-        assert!(cyxcloud_core::ChunkId::try_from(&chunk::ChunkId { hash: vec![1; 31] }).is_err());
+        assert!(
+            cyxcloud_core::ChunkId::try_from(&chunk::ChunkId {
+                hash: vec![1; 31].into()
+            })
+            .is_err()
+        );
         let e: metadata::ErasureConfig = cyxcloud_core::ErasureProfile::EXTREME.into();
         assert_eq!((e.data_shards, e.parity_shards), (6, 10));
         assert!(

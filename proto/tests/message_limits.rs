@@ -26,7 +26,7 @@ impl ChunkService for MapStore {
             .ok_or_else(|| Status::invalid_argument("no id"))?
             .hash;
         let n = r.data.len() as u64;
-        self.0.lock().unwrap().insert(id, r.data);
+        self.0.lock().unwrap().insert(id.to_vec(), r.data.to_vec());
         Ok(Response::new(StoreChunkResponse {
             success: true,
             error_message: String::new(),
@@ -42,10 +42,10 @@ impl ChunkService for MapStore {
             .chunk_id
             .ok_or_else(|| Status::invalid_argument("no id"))?
             .hash;
-        let data = self.0.lock().unwrap().get(&id).cloned();
+        let data = self.0.lock().unwrap().get(&id[..]).cloned();
         Ok(Response::new(GetChunkResponse {
             found: data.is_some(),
-            data: data.unwrap_or_default(),
+            data: data.unwrap_or_default().into(),
             metadata: None,
         }))
     }
@@ -105,9 +105,9 @@ async fn serve(limit: Option<usize>) -> String {
 fn store(shard: &[u8]) -> StoreChunkRequest {
     StoreChunkRequest {
         chunk_id: Some(cyxcloud_core::ChunkId::of(shard).into()),
-        data: shard.to_vec(),
+        data: shard.to_vec().into(),
         metadata: None,
-        grant: vec![],
+        grant: Default::default(),
     }
 }
 
@@ -141,11 +141,11 @@ async fn shard_sized_messages_need_and_fit_the_derived_limit() {
     let back = c
         .get_chunk(GetChunkRequest {
             chunk_id: Some(cyxcloud_core::ChunkId::of(&shard).into()),
-            grant: vec![],
+            grant: Default::default(),
         })
         .await
         .unwrap()
         .into_inner();
     assert!(back.found);
-    assert_eq!(back.data, shard);
+    assert_eq!(&back.data[..], &shard[..]);
 }

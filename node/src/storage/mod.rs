@@ -1,0 +1,173 @@
+//! Shard storage. The specification's `StorageBackend` trait, with a RocksDB backend
+//! (default; payloads in blob files, synced writes) and a memory backend (tests, ephemeral
+//! volunteers). One test suite runs against both.
+//!
+//! Backends store bytes under their id and keep side records (served grants for
+//! settlement, shards found corrupt); integrity checks are the service's job, so a backend
+//! never silently "fixes" data.
+
+use async_trait::async_trait;
+use bytes_alias::Bytes;
+use cyxcloud_core::ChunkId;
+
+pub mod memory;
+pub mod rocks;
+
+/// Re-exported so callers need not name the bytes crate.
+pub mod bytes_alias {
+    pub use tonic::codegen::Bytes;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+    #[error("stored record is corrupt: {0}")]
+    CorruptRecord(String),
+    /// The storage engine's own checksums caught damage to this shard's bytes.
+    #[error("shard data is corrupt: {0}")]
+    CorruptData(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StorageStats {
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub chunk_count: u64,
+    pub read_latency_us: u64,
+    pub write_latency_us: u64,
+}
+
+/// A grant served by this node, kept until the gateway acknowledges it for settlement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedRecord {
+    pub grant: Vec<u8>,
+    pub bytes: u64,
+    pub served_at: i64,
+}
+
+/// Storage backend trait for chunk (shard) persistence.
+#[async_trait]
+pub trait StorageBackend: Send + Sync + 'static {
+    /// Store a chunk. When this returns, the chunk is durable.
+    async fn put(&self, chunk_id: &ChunkId, data: Bytes) -> Result<()>;
+    /// Retrieve a chunk.
+    async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;
+    /// Delete a chunk; `false` if it was absent.
+    async fn delete(&self, chunk_id: &ChunkId) -> Result<bool>;
+    /// Check if a chunk exists.
+    async fn exists(&self, chunk_id: &ChunkId) -> Result<bool>;
+    /// Verify chunk integrity: the stored bytes hash to `expected_hash`.
+    async fn verify(&self, chunk_id: &ChunkId, expected_hash: &[u8]) -> Result<bool> {
+        Ok(match self.get(chunk_id).await? {
+            Some(d) => blake3::hash(&d).as_bytes()[..] == *expected_hash,
+            None => false,
+        })
+    }
+    /// List chunk ids in order, strictly after `after`, at most `limit`.
+    async fn list_page(&self, after: Option<ChunkId>, limit: usize) -> Result<Vec<ChunkId>>;
+    /// List all chunk IDs.
+    async fn list(&self) -> Result<Vec<ChunkId>> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.list_page(after, 4096).await?;
+            let Some(last) = page.last().copied() else {
+                return Ok(all);
+            };
+            all.extend(page);
+            after = Some(last);
+        }
+    }
+    /// Bytes of shards stored, without touching the disk (the capacity check's hot path).
+    fn used_bytes(&self) -> u64;
+    /// Storage statistics (`total_bytes` is the backend's own footprint on disk if known).
+    async fn stats(&self) -> Result<StorageStats>;
+
+    /// Make everything written so far durable in the backend's long-term files (called on
+    /// graceful shutdown; writes are already durable through the write-ahead log).
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Remember a served grant for settlement.
+    async fn record_served(&self, grant_id: [u8; 16], record: ServedRecord) -> Result<()>;
+    /// Served grants not yet acknowledged, at most `limit`.
+    async fn served(&self, limit: usize) -> Result<Vec<([u8; 16], ServedRecord)>>;
+    /// Forget acknowledged served grants.
+    async fn ack_served(&self, grant_ids: &[[u8; 16]]) -> Result<()>;
+    /// Record a shard found corrupt (kept until it is deleted or replaced).
+    async fn mark_corrupt(&self, chunk_id: &ChunkId, detected_at: i64) -> Result<()>;
+    /// Shards found corrupt, with when.
+    async fn corrupt(&self) -> Result<Vec<(ChunkId, i64)>>;
+}
+
+#[cfg(test)]
+pub(crate) mod test_suite {
+    //! The shared suite every backend must pass.
+    use super::*;
+
+    fn shard(n: usize, seed: u8) -> (ChunkId, Bytes) {
+        let data: Vec<u8> = (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect();
+        (ChunkId::of(&data), Bytes::from(data))
+    }
+
+    pub async fn run(b: &dyn StorageBackend) {
+        let empty = b.stats().await.unwrap();
+        assert_eq!((empty.used_bytes, empty.chunk_count), (0, 0));
+        let (a, da) = shard(1000, 1);
+        let (c, dc) = shard(70_000, 2);
+        assert_eq!(b.get(&a).await.unwrap(), None);
+        assert!(!b.exists(&a).await.unwrap());
+        b.put(&a, da.clone()).await.unwrap();
+        b.put(&c, dc.clone()).await.unwrap();
+        // Idempotent: storing again changes nothing.
+        b.put(&a, da.clone()).await.unwrap();
+        assert_eq!(b.get(&a).await.unwrap().as_deref(), Some(&da[..]));
+        assert!(b.exists(&c).await.unwrap());
+        assert!(b.verify(&a, a.as_bytes()).await.unwrap());
+        assert!(!b.verify(&a, c.as_bytes()).await.unwrap());
+        let s = b.stats().await.unwrap();
+        assert_eq!((s.used_bytes, s.chunk_count), (71_000, 2));
+        let mut expect = vec![a, c];
+        expect.sort();
+        assert_eq!(b.list().await.unwrap(), expect);
+        assert_eq!(
+            b.list_page(Some(expect[0]), 10).await.unwrap(),
+            vec![expect[1]]
+        );
+        assert_eq!(b.list_page(None, 1).await.unwrap(), vec![expect[0]]);
+        assert!(b.delete(&a).await.unwrap());
+        assert!(!b.delete(&a).await.unwrap());
+        assert_eq!(b.get(&a).await.unwrap(), None);
+        let s = b.stats().await.unwrap();
+        assert_eq!((s.used_bytes, s.chunk_count), (70_000, 1));
+        // Empty shard and many shards.
+        for i in 0..300u32 {
+            let d = Bytes::from(i.to_le_bytes().to_vec());
+            b.put(&ChunkId::of(&d), d).await.unwrap();
+        }
+        assert_eq!(b.list().await.unwrap().len(), 301);
+        // Side records.
+        let rec = ServedRecord {
+            grant: vec![1, 2, 3],
+            bytes: 99,
+            served_at: 5,
+        };
+        b.record_served([7; 16], rec.clone()).await.unwrap();
+        b.record_served([8; 16], rec.clone()).await.unwrap();
+        assert_eq!(b.served(10).await.unwrap().len(), 2);
+        b.ack_served(&[[7; 16]]).await.unwrap();
+        assert_eq!(b.served(10).await.unwrap(), vec![([8; 16], rec)]);
+        b.mark_corrupt(&c, 42).await.unwrap();
+        assert_eq!(b.corrupt().await.unwrap(), vec![(c, 42)]);
+        // Replacing or deleting a corrupt shard clears the mark.
+        b.delete(&c).await.unwrap();
+        assert!(b.corrupt().await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,111 @@
+//! Helpers shared by the node's integration tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use cyxcloud_core::ChunkId;
+use cyxcloud_core::grant::{Grant, GrantOp, SigningKey};
+use cyxcloud_node::config::{BackendKind, NodeConfig};
+use cyxcloud_node::{NodeHandle, start};
+use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
+use cyxcloud_proto::chunk::*;
+use tonic::codegen::Bytes;
+use tonic::transport::Channel;
+
+pub fn gateway() -> SigningKey {
+    SigningKey::from_bytes(&[42u8; 32])
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+pub fn grant_with(
+    key: &SigningKey,
+    op: GrantOp,
+    node: [u8; 32],
+    shard: ChunkId,
+    max: u64,
+    expires: u64,
+) -> Bytes {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).unwrap();
+    let g = Grant {
+        op,
+        node,
+        shard,
+        max_bytes: max,
+        issued_at: now(),
+        expires_at: expires,
+        grant_id: id,
+    };
+    Bytes::copy_from_slice(&g.sign(key).to_bytes())
+}
+
+pub fn grant(op: GrantOp, node: [u8; 32], shard: ChunkId, max: u64) -> Bytes {
+    grant_with(&gateway(), op, node, shard, max, now() + 600)
+}
+
+pub fn config(dir: &Path, backend: BackendKind, capacity_gb: f64) -> NodeConfig {
+    let mut c = NodeConfig::default();
+    c.storage.path = dir.to_owned();
+    c.storage.backend = backend;
+    c.storage.capacity_gb = capacity_gb;
+    c.storage.scrub_rate_mb_s = 0.0;
+    c.network.grpc_host = "127.0.0.1".into();
+    c.network.grpc_port = 0;
+    c.metrics.port = 0;
+    c.gateway.public_key = hex::encode(gateway().verifying_key().to_bytes());
+    c
+}
+
+pub async fn start_node(dir: &Path, capacity_gb: f64) -> NodeHandle {
+    start(config(dir, BackendKind::Rocksdb, capacity_gb))
+        .await
+        .unwrap()
+}
+
+pub async fn client(h: &NodeHandle) -> ChunkServiceClient<Channel> {
+    let limit = 80 << 20;
+    ChunkServiceClient::new(
+        cyxcloud_proto::limits::shard_endpoint(format!("http://{}", h.grpc_addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    )
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit)
+}
+
+pub fn shard(n: usize, seed: u64) -> (ChunkId, Bytes) {
+    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    let data: Vec<u8> = (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect();
+    (ChunkId::of(&data), Bytes::from(data))
+}
+
+pub fn store_req(id: ChunkId, data: Bytes, grant: Bytes) -> StoreChunkRequest {
+    StoreChunkRequest {
+        chunk_id: Some(id.into()),
+        data,
+        metadata: None,
+        grant,
+    }
+}
+
+pub fn get_req(id: ChunkId, grant: Bytes) -> GetChunkRequest {
+    GetChunkRequest {
+        chunk_id: Some(id.into()),
+        grant,
+    }
+}
