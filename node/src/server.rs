@@ -152,6 +152,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()
             .tcp_nodelay(true)
+            .max_frame_size(Some(cyxcloud_proto::limits::MAX_FRAME))
             .initial_stream_window_size(Some(cyxcloud_proto::limits::STREAM_WINDOW))
             .initial_connection_window_size(Some(cyxcloud_proto::limits::CONNECTION_WINDOW))
             .add_service(svc)

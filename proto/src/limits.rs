@@ -31,6 +31,9 @@ pub fn max_message_size(chunk_size: usize, min_data_shards: usize) -> usize {
 /// waits on about 128 window updates; these let a whole shard be in flight.
 pub const STREAM_WINDOW: u32 = 16 << 20;
 pub const CONNECTION_WINDOW: u32 = 64 << 20;
+/// HTTP/2 frame size: 1 MiB frames carry a shard in a few frames instead of hundreds of
+/// 16 KiB ones.
+pub const MAX_FRAME: u32 = 1 << 20;
 
 /// A client endpoint tuned for shard traffic: large flow-control windows, no Nagle delay,
 /// keepalives. Every CyxCloud client of a ChunkService should connect through this.
@@ -39,6 +42,7 @@ pub fn shard_endpoint(
 ) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
     Ok(tonic::transport::Endpoint::from_shared(url.into())?
         .tcp_nodelay(true)
+        .max_frame_size(MAX_FRAME)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keep_alive_interval(std::time::Duration::from_secs(30))

@@ -176,6 +176,14 @@ impl Inner {
         wo.set_sync(true);
         wo
     }
+    /// Size of a stored shard from its meta record, `None` if absent.
+    fn stored_size(&self, id: &ChunkId) -> Result<Option<u64>> {
+        self.db
+            .get_pinned_cf(self.cf(CF_META), id.0)
+            .map_err(io)?
+            .map(|v| meta_size(&v))
+            .transpose()
+    }
     fn lock(&self, id: &ChunkId) -> std::sync::MutexGuard<'_, ()> {
         self.stripes[id.0[0] as usize % LOCK_STRIPES]
             .lock()
@@ -190,11 +198,7 @@ impl StorageBackend for RocksBackend {
         self.blocking(move |s| {
             let t = Instant::now();
             let _g = s.lock(&id);
-            let old =
-                s.db.get_pinned_cf(s.cf(CF_META), id.0)
-                    .map_err(io)?
-                    .map(|v| meta_size(&v))
-                    .transpose()?;
+            let old = s.stored_size(&id)?;
             let mut b = WriteBatch::default();
             b.put_cf(s.cf(CF_SHARDS), id.0, &data);
             b.put_cf(
@@ -240,11 +244,7 @@ impl StorageBackend for RocksBackend {
         let id = *id;
         self.blocking(move |s| {
             let _g = s.lock(&id);
-            let old =
-                s.db.get_pinned_cf(s.cf(CF_META), id.0)
-                    .map_err(io)?
-                    .map(|v| meta_size(&v))
-                    .transpose()?;
+            let old = s.stored_size(&id)?;
             let mut b = WriteBatch::default();
             b.delete_cf(s.cf(CF_SHARDS), id.0);
             b.delete_cf(s.cf(CF_META), id.0);
