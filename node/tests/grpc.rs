@@ -183,13 +183,7 @@ async fn every_grant_refusal_is_permission_denied_and_leaves_nothing() {
     assert_eq!(node.state.backend.stats().await.unwrap().chunk_count, 0);
 
     // Reads and deletes need grants too.
-    c.store_chunk(store_req(
-        id,
-        data.clone(),
-        grant(GrantOp::Store, pk, id, 1 << 20),
-    ))
-    .await
-    .unwrap();
+    put(&mut c, pk, id, data.clone()).await;
     let err = c.get_chunk(get_req(id, Bytes::new())).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     let err = c
@@ -247,13 +241,7 @@ async fn a_full_node_refuses_new_shards_and_keeps_serving() {
     let mut c = client(&node).await;
     let (a, da) = shard(60_000, 1);
     let (b, db) = shard(60_000, 2);
-    c.store_chunk(store_req(
-        a,
-        da.clone(),
-        grant(GrantOp::Store, pk, a, 1 << 20),
-    ))
-    .await
-    .unwrap();
+    put(&mut c, pk, a, da.clone()).await;
     let err = c
         .store_chunk(store_req(b, db, grant(GrantOp::Store, pk, b, 1 << 20)))
         .await
@@ -267,9 +255,7 @@ async fn a_full_node_refuses_new_shards_and_keeps_serving() {
         .into_inner();
     assert_eq!(got.data, da);
     // Storing an existing shard again is not refused: it needs no space.
-    c.store_chunk(store_req(a, da, grant(GrantOp::Store, pk, a, 1 << 20)))
-        .await
-        .unwrap();
+    put(&mut c, pk, a, da).await;
 }
 
 #[tokio::test]
@@ -374,9 +360,7 @@ async fn metrics_endpoint_reports_requests_and_storage() {
     let pk = node.state.public_key;
     let mut c = client(&node).await;
     let (id, data) = shard(1234, 1);
-    c.store_chunk(store_req(id, data, grant(GrantOp::Store, pk, id, 1 << 20)))
-        .await
-        .unwrap();
+    put(&mut c, pk, id, data).await;
     let text = http_get(node.metrics_addr.unwrap(), "/metrics").await;
     assert!(text.contains("cyxcloud_node_bytes_stored 1234"), "{text}");
     assert!(

@@ -137,13 +137,7 @@ async fn registers_heartbeats_reports_obeys_and_reregisters() {
     assert!(dir.path().join("gateway.pub").exists());
     let mut c = client(&node).await;
     let (id, data) = shard(5000, 1);
-    c.store_chunk(store_req(
-        id,
-        data.clone(),
-        grant(GrantOp::Store, pk, id, 1 << 20),
-    ))
-    .await
-    .unwrap();
+    put(&mut c, pk, id, data.clone()).await;
     c.get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 1 << 20)))
         .await
         .unwrap();

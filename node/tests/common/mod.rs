@@ -109,3 +109,14 @@ pub fn get_req(id: ChunkId, grant: Bytes) -> GetChunkRequest {
         grant,
     }
 }
+
+/// Store a shard under a fresh store grant; panics on refusal.
+pub async fn put(c: &mut ChunkServiceClient<Channel>, node: [u8; 32], id: ChunkId, data: Bytes) {
+    c.store_chunk(store_req(
+        id,
+        data,
+        grant(GrantOp::Store, node, id, 1 << 20),
+    ))
+    .await
+    .unwrap();
+}
