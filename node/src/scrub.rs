@@ -54,11 +54,7 @@ pub async fn scrub_pass(state: &NodeState, rate: f64, cancel: &CancellationToken
                     continue;
                 }
             };
-            let d = data.clone();
-            let ok = tokio::task::spawn_blocking(move || cyxcloud_core::ChunkId::of(&d))
-                .await
-                .map(|h| h.ct_eq(id));
-            if matches!(ok, Ok(false)) {
+            if !crate::service::hash(&data).await.ct_eq(id) {
                 corrupt += 1;
                 state.report_corrupt(id).await;
             }

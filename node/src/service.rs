@@ -27,7 +27,7 @@ fn parse_id(id: Option<&cyxcloud_proto::chunk::ChunkId>) -> Result<ChunkId, Stat
 }
 
 /// Hash off the async threads when the payload is large.
-async fn hash(data: &Bytes) -> ChunkId {
+pub(crate) async fn hash(data: &Bytes) -> ChunkId {
     if data.len() < 256 * 1024 {
         return ChunkId::of(data);
     }

@@ -12,10 +12,12 @@ use tonic::codegen::Bytes;
 
 #[tokio::test]
 async fn store_get_stream_fetch_verify_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = start_node(dir.path(), 1.0).await;
-    let pk = node.state.public_key;
-    let mut c = client(&node).await;
+    let Setup {
+        dir: _dir,
+        node,
+        pk,
+        mut c,
+    } = setup(1.0).await;
 
     let (id, data) = shard(300_000, 1);
     let r = c
@@ -149,10 +151,12 @@ async fn store_get_stream_fetch_verify_delete() {
 
 #[tokio::test]
 async fn every_grant_refusal_is_permission_denied_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = start_node(dir.path(), 1.0).await;
-    let pk = node.state.public_key;
-    let mut c = client(&node).await;
+    let Setup {
+        dir: _dir,
+        node,
+        pk,
+        mut c,
+    } = setup(1.0).await;
     let (id, data) = shard(4096, 3);
     let (other, _) = shard(4096, 4);
     let forger = SigningKey::from_bytes(&[1u8; 32]);
@@ -235,10 +239,12 @@ async fn every_grant_refusal_is_permission_denied_and_leaves_nothing() {
 
 #[tokio::test]
 async fn a_full_node_refuses_new_shards_and_keeps_serving() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = start_node(dir.path(), 0.000_1).await; // 100 kB
-    let pk = node.state.public_key;
-    let mut c = client(&node).await;
+    let Setup {
+        dir: _dir,
+        node,
+        pk,
+        mut c,
+    } = setup(0.000_1).await; // 100 kB
     let (a, da) = shard(60_000, 1);
     let (b, db) = shard(60_000, 2);
     put(&mut c, pk, a, da.clone()).await;

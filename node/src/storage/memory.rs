@@ -6,8 +6,8 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 use cyxcloud_core::ChunkId;
 
-use super::bytes_alias::Bytes;
 use super::{Result, ServedRecord, StorageBackend, StorageStats};
+use tonic::codegen::Bytes;
 
 #[derive(Default)]
 pub struct MemoryBackend {

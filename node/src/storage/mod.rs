@@ -7,16 +7,11 @@
 //! never silently "fixes" data.
 
 use async_trait::async_trait;
-use bytes_alias::Bytes;
 use cyxcloud_core::ChunkId;
+use tonic::codegen::Bytes;
 
 pub mod memory;
 pub mod rocks;
-
-/// Re-exported so callers need not name the bytes crate.
-pub mod bytes_alias {
-    pub use tonic::codegen::Bytes;
-}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

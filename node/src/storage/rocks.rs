@@ -22,8 +22,8 @@ use rocksdb::{
     WriteOptions,
 };
 
-use super::bytes_alias::Bytes;
 use super::{Result, ServedRecord, StorageBackend, StorageError, StorageStats};
+use tonic::codegen::Bytes;
 
 const CF_SHARDS: &str = "shards";
 const CF_META: &str = "meta";

@@ -120,3 +120,19 @@ pub async fn put(c: &mut ChunkServiceClient<Channel>, node: [u8; 32], id: ChunkI
     .await
     .unwrap();
 }
+
+/// A RocksDB node in a fresh directory, its public key and a connected client.
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub node: NodeHandle,
+    pub pk: [u8; 32],
+    pub c: ChunkServiceClient<Channel>,
+}
+
+pub async fn setup(capacity_gb: f64) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path(), capacity_gb).await;
+    let pk = node.state.public_key;
+    let c = client(&node).await;
+    Setup { dir, node, pk, c }
+}
