@@ -126,16 +126,7 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::create(path)
 }
 
-/// The message a node signs to register: proves it holds the key it registers.
-pub fn registration_message(node_id: &str, grpc_address: &str, timestamp: i64) -> Vec<u8> {
-    let mut m = b"cyxcloud-register-v1".to_vec();
-    for part in [node_id.as_bytes(), grpc_address.as_bytes()] {
-        m.extend_from_slice(&(part.len() as u32).to_le_bytes());
-        m.extend_from_slice(part);
-    }
-    m.extend_from_slice(&timestamp.to_le_bytes());
-    m
-}
+pub use cyxcloud_proto::registration_message;
 
 /// Parse a 64-hex-digit Ed25519 public key.
 pub fn parse_public_key(s: &str) -> Result<VerifyingKey, String> {

@@ -23,6 +23,18 @@ pub mod gateway {
 
 pub mod limits;
 
+/// The message a node signs to register (NodeService.Register): proves it holds the key it
+/// registers. Length-prefixed fields, so no two inputs share a message.
+pub fn registration_message(node_id: &str, grpc_address: &str, timestamp: i64) -> Vec<u8> {
+    let mut m = b"cyxcloud-register-v1".to_vec();
+    for part in [node_id.as_bytes(), grpc_address.as_bytes()] {
+        m.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        m.extend_from_slice(part);
+    }
+    m.extend_from_slice(&timestamp.to_le_bytes());
+    m
+}
+
 impl From<cyxcloud_core::ChunkId> for chunk::ChunkId {
     fn from(id: cyxcloud_core::ChunkId) -> Self {
         chunk::ChunkId {

@@ -1,0 +1,533 @@
+//! The data path between S3 bodies and storage nodes.
+//!
+//! Writes: the body streams into chunk-sized buffers; each chunk is encoded (LZ4 when it
+//! pays, AES-256-GCM under a per-part data key wrapped by the gateway's key, Reed-Solomon)
+//! on a blocking thread while the previous chunk's shards are in flight; every shard goes to
+//! its own node with a store grant. Memory is bounded by `upload_parallel_chunks` chunks and
+//! their shards, whatever the object size. Shards are recorded against the upload before
+//! they are sent, so an upload that fails or dies leaves nothing nobody will clean up.
+//!
+//! Write quorum: a chunk counts as written when at least k + ceil(m/2) of its k+m shards
+//! are stored on distinct nodes (failed shards are retried on spare nodes first).
+//!
+//! Reads: per chunk, ask the k best holders (read-healthy first, then by latency) plus a
+//! few extra, keep the first k that arrive, drop the rest; decode on a blocking thread; one
+//! chunk is prefetched while the previous one is sent.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cyxcloud_core::grant::GrantOp;
+use cyxcloud_core::keys::{DataKey, KeyEncryptionKey};
+use cyxcloud_core::manifest::{ALGORITHM_AES_256_GCM, ChunkEntry, EncryptionInfo};
+use cyxcloud_core::pipeline::{ChunkDecoder, ChunkEncoder, ChunkOptions};
+use cyxcloud_core::{ChunkId, ErasureProfile, Manifest, ObjectId};
+use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
+use cyxcloud_proto::chunk::{self as cpb};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use md5::Digest;
+use tokio::sync::mpsc;
+
+use crate::db::{Db, ShardLoc};
+use crate::error::{GatewayError, Result};
+use crate::layout::Layout;
+use crate::nodes::{NodeInfo, Registry, Signer};
+
+/// A source of body bytes (already de-chunked and checked by the S3 layer).
+pub type BodyStream = futures_util::stream::BoxStream<'static, Result<Bytes>>;
+
+/// Settings of the data path.
+#[derive(Clone, Debug)]
+pub struct DataPathConfig {
+    pub chunk_size: usize,
+    pub parallel_chunks: usize,
+    pub read_extra: usize,
+    pub node_timeout: Duration,
+    pub spares: usize,
+}
+
+pub struct DataPath {
+    pub db: Db,
+    pub registry: Arc<Registry>,
+    pub signer: Arc<Signer>,
+    pub kek: Arc<KeyEncryptionKey>,
+    pub cfg: DataPathConfig,
+}
+
+/// One encoded and stored part.
+pub struct StoredPart {
+    pub manifest: Manifest,
+    /// Shard locations; chunk indices are the manifest's.
+    pub shards: Vec<ShardLoc>,
+    pub md5: [u8; 16],
+    pub size: u64,
+}
+
+pub fn write_quorum(p: ErasureProfile) -> usize {
+    p.data_shards() + p.parity_shards().div_ceil(2)
+}
+
+struct Encoded {
+    entry: ChunkEntry,
+    shards: Vec<Bytes>,
+    buf: Vec<u8>,
+}
+
+impl DataPath {
+    fn client(&self, node: &str) -> Result<ChunkServiceClient<tonic::transport::Channel>> {
+        let max = self.registry.max_message();
+        Ok(ChunkServiceClient::new(self.registry.channel(node)?)
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max))
+    }
+
+    /// Encode and store a body as one part of `upload_id`. `limit` caps the bytes accepted.
+    pub async fn store(
+        self: &Arc<Self>,
+        upload_id: &str,
+        profile: ErasureProfile,
+        mut body: BodyStream,
+        limit: u64,
+    ) -> Result<StoredPart> {
+        let object = ObjectId::random();
+        let key = DataKey::generate();
+        let enc_info = EncryptionInfo {
+            algorithm: ALGORITHM_AES_256_GCM.into(),
+            wrapped_key: self.kek.wrap(&key, &object),
+        };
+        let key = Arc::new(key);
+        let chunk_size = self.cfg.chunk_size;
+        let mut manifest = Manifest::new(object, profile, chunk_size as u64, Some(enc_info), "");
+        let mut md5 = md5::Md5::new();
+        let mut total: u64 = 0;
+        let mut index: u64 = 0;
+        let mut spare_buf: Option<Vec<u8>> = None;
+        let mut in_flight = FuturesUnordered::new();
+        let mut entries: Vec<Option<(ChunkEntry, Vec<ShardLoc>)>> = Vec::new();
+        let mut pending: Option<Bytes> = None;
+        let mut ended = false;
+        while !ended {
+            // Fill one chunk.
+            let mut buf = spare_buf.take().unwrap_or_default();
+            buf.clear();
+            buf.reserve(chunk_size);
+            loop {
+                let piece = match pending.take() {
+                    Some(p) => p,
+                    None => match body.next().await {
+                        Some(p) => p?,
+                        None => {
+                            ended = true;
+                            break;
+                        }
+                    },
+                };
+                total += piece.len() as u64;
+                if total > limit {
+                    return Err(GatewayError::EntityTooLarge);
+                }
+                let room = chunk_size - buf.len();
+                if piece.len() > room {
+                    md5.update(&piece[..room]);
+                    buf.extend_from_slice(&piece[..room]);
+                    total -= (piece.len() - room) as u64;
+                    pending = Some(piece.slice(room..));
+                } else {
+                    md5.update(&piece);
+                    buf.extend_from_slice(&piece);
+                }
+                if buf.len() == chunk_size {
+                    break;
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let i = index;
+            index += 1;
+            entries.push(None);
+            let key = key.clone();
+            let enc = tokio::task::spawn_blocking(move || -> Result<Encoded> {
+                let mut e = ChunkEncoder::new(profile)?;
+                let c = e.encode(
+                    &object,
+                    i,
+                    &buf,
+                    ChunkOptions {
+                        compress: true,
+                        key: Some(&key),
+                    },
+                )?;
+                let shards = c.to_owned_shards().into_iter().map(Bytes::from).collect();
+                Ok(Encoded {
+                    entry: c.entry.clone(),
+                    shards,
+                    buf,
+                })
+            })
+            .await
+            .map_err(|e| GatewayError::Internal(format!("encoder task: {e}")))??;
+            spare_buf = Some(enc.buf);
+            let this = self.clone();
+            let upload = upload_id.to_string();
+            in_flight.push(async move {
+                let locs = this
+                    .store_chunk(&upload, i, profile, &enc.entry, enc.shards)
+                    .await?;
+                Ok::<_, GatewayError>((i, enc.entry, locs))
+            });
+            while in_flight.len() >= self.cfg.parallel_chunks {
+                let (i, e, l) = in_flight.next().await.expect("not empty")?;
+                entries[i as usize] = Some((e, l));
+            }
+        }
+        while let Some(r) = in_flight.next().await {
+            let (i, e, l) = r?;
+            entries[i as usize] = Some((e, l));
+        }
+        let mut shards = Vec::new();
+        for e in entries {
+            let (entry, locs) = e.ok_or_else(|| GatewayError::Internal("chunk lost".into()))?;
+            manifest.push_chunk(entry);
+            shards.extend(locs);
+        }
+        manifest.validate()?;
+        Ok(StoredPart {
+            manifest,
+            shards,
+            md5: md5.finalize().into(),
+            size: total,
+        })
+    }
+
+    /// Store one encoded chunk's shards on distinct nodes; returns where they went.
+    async fn store_chunk(
+        &self,
+        upload_id: &str,
+        chunk_index: u64,
+        profile: ErasureProfile,
+        entry: &ChunkEntry,
+        shards: Vec<Bytes>,
+    ) -> Result<Vec<ShardLoc>> {
+        let n = shards.len();
+        let quorum = write_quorum(profile);
+        let mut used: HashSet<String> = HashSet::new();
+        let mut targets = self.registry.place(n + self.cfg.spares, &used);
+        if targets.len() < quorum {
+            return Err(GatewayError::NoNodes(format!(
+                "{} write-healthy nodes, {quorum} needed",
+                targets.len()
+            )));
+        }
+        let spares: Vec<NodeInfo> = targets.split_off(targets.len().min(n));
+        let mut spares = spares.into_iter();
+        for t in &targets {
+            used.insert(t.id.clone());
+        }
+        let record: Vec<([u8; 32], String)> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (entry.shards[i].0, t.id.clone()))
+            .collect();
+        self.db.record_upload_shards(upload_id, &record).await?;
+
+        let mut tasks = FuturesUnordered::new();
+        for (i, t) in targets.into_iter().enumerate() {
+            tasks.push(self.store_shard(i, t, entry.shards[i], shards[i].clone(), 0));
+        }
+        let mut stored = Vec::new();
+        let mut timeouts = 0;
+        let mut last_err = String::new();
+        while let Some((i, node, attempt, r)) = tasks.next().await {
+            match r {
+                Ok(()) => stored.push(ShardLoc {
+                    chunk_index,
+                    shard_index: i as u32,
+                    shard_id: entry.shards[i].0,
+                    node_id: node.id,
+                }),
+                Err(e) => {
+                    if matches!(e, GatewayError::NodeTimeout) {
+                        timeouts += 1;
+                    }
+                    last_err = format!("{}: {e}", node.id);
+                    tracing::debug!(node = %node.id, shard = i, error = %e, "shard store failed");
+                    if attempt >= 2 {
+                        continue;
+                    }
+                    let next = match spares.next() {
+                        Some(s) => Some(s),
+                        None => self.registry.place(1, &used).into_iter().next(),
+                    };
+                    if let Some(s) = next {
+                        used.insert(s.id.clone());
+                        self.db
+                            .record_upload_shards(upload_id, &[(entry.shards[i].0, s.id.clone())])
+                            .await?;
+                        tasks.push(self.store_shard(
+                            i,
+                            s,
+                            entry.shards[i],
+                            shards[i].clone(),
+                            attempt + 1,
+                        ));
+                    }
+                }
+            }
+        }
+        if stored.len() < quorum {
+            if timeouts > 0 && stored.is_empty() {
+                return Err(GatewayError::NodeTimeout);
+            }
+            return Err(GatewayError::QuorumFailed(format!(
+                "chunk {chunk_index}: {} of {n} shards stored, {quorum} needed (last error {last_err})",
+                stored.len()
+            )));
+        }
+        stored.sort_by_key(|s| s.shard_index);
+        Ok(stored)
+    }
+
+    async fn store_shard(
+        &self,
+        i: usize,
+        node: NodeInfo,
+        id: ChunkId,
+        data: Bytes,
+        attempt: u32,
+    ) -> (usize, NodeInfo, u32, Result<()>) {
+        let started = Instant::now();
+        let r = async {
+            let mut c = self.client(&node.id)?;
+            let grant = self
+                .signer
+                .grant(GrantOp::Store, &node.public_key, &id, data.len() as u64);
+            let req = cpb::StoreChunkRequest {
+                chunk_id: Some(id.into()),
+                data,
+                metadata: None,
+                grant: grant.into(),
+            };
+            match tokio::time::timeout(self.cfg.node_timeout, c.store_chunk(req)).await {
+                Err(_) => Err(GatewayError::NodeTimeout),
+                Ok(Err(s)) => Err(GatewayError::Unavailable(format!(
+                    "{}: {}",
+                    s.code(),
+                    s.message()
+                ))),
+                Ok(Ok(r)) if !r.get_ref().success => {
+                    Err(GatewayError::Unavailable(r.into_inner().error_message))
+                }
+                Ok(Ok(_)) => Ok(()),
+            }
+        }
+        .await;
+        match &r {
+            Ok(()) => self.registry.record_success(&node.id, started.elapsed()),
+            Err(_) => self.registry.record_failure(&node.id),
+        }
+        (i, node, attempt, r)
+    }
+
+    /// Fetch and decode one chunk.
+    pub async fn read_chunk(
+        &self,
+        manifest: &Manifest,
+        chunk: usize,
+        holders: &[ShardLoc],
+    ) -> Result<Bytes> {
+        let entry = &manifest.chunks[chunk];
+        let profile = manifest.profile;
+        let k = profile.data_shards();
+        let total = profile.total_shards();
+        let mut cands: Vec<(usize, String)> = holders
+            .iter()
+            .filter(|h| (h.shard_index as usize) < total)
+            .filter(|h| h.shard_id == entry.shards[h.shard_index as usize].0)
+            .map(|h| (h.shard_index as usize, h.node_id.clone()))
+            .collect();
+        self.registry.read_order(&mut cands);
+        let mut got: Vec<Option<Bytes>> = vec![None; total];
+        let mut have = 0;
+        let mut tried = 0;
+        let mut inflight_idx: HashSet<usize> = HashSet::new();
+        let mut tasks = FuturesUnordered::new();
+        let mut next = 0;
+        let want_parallel = k + self.cfg.read_extra;
+        let mut last_err = String::from("no holders recorded");
+        loop {
+            while tasks.len() + have < want_parallel && next < cands.len() {
+                let (idx, node) = cands[next].clone();
+                next += 1;
+                if got[idx].is_some() || inflight_idx.contains(&idx) {
+                    continue;
+                }
+                inflight_idx.insert(idx);
+                tried += 1;
+                tasks.push(self.fetch_shard(idx, node, entry.shards[idx], entry.shard_size));
+            }
+            if have >= k {
+                break;
+            }
+            let Some((idx, node, r)) = tasks.next().await else {
+                break;
+            };
+            inflight_idx.remove(&idx);
+            match r {
+                Ok(b) => {
+                    if got[idx].is_none() {
+                        got[idx] = Some(b);
+                        have += 1;
+                    }
+                }
+                Err(e) => last_err = format!("{node}: {e}"),
+            }
+        }
+        drop(tasks);
+        if have < k {
+            return Err(GatewayError::Unavailable(format!(
+                "chunk {chunk}: {have} of {k} shards reachable after {tried} requests ({last_err})"
+            )));
+        }
+        let entry = entry.clone();
+        let object = manifest.object_id;
+        let key = match &manifest.encryption {
+            Some(e) => Some(self.kek.unwrap(&e.wrapped_key, &object)?),
+            None => None,
+        };
+        tokio::task::spawn_blocking(move || -> Result<Bytes> {
+            let mut d = ChunkDecoder::new(profile)?;
+            let refs: Vec<Option<&[u8]>> = got.iter().map(|o| o.as_deref()).collect();
+            let out = d.decode(&object, &entry, &refs, key.as_ref())?;
+            if !out.corrupt.is_empty() {
+                tracing::warn!(shards = ?out.corrupt, "corrupt shards skipped while decoding");
+            }
+            Ok(Bytes::copy_from_slice(out.data))
+        })
+        .await
+        .map_err(|e| GatewayError::Internal(format!("decoder task: {e}")))?
+    }
+
+    async fn fetch_shard(
+        &self,
+        idx: usize,
+        node: String,
+        id: ChunkId,
+        len: u64,
+    ) -> (usize, String, Result<Bytes>) {
+        let started = Instant::now();
+        let r = async {
+            let info = self
+                .registry
+                .get(&node)
+                .ok_or_else(|| GatewayError::Unavailable("node is not registered".into()))?;
+            let mut c = self.client(&node)?;
+            let grant = self.signer.grant(GrantOp::Get, &info.public_key, &id, len);
+            let req = cpb::GetChunkRequest {
+                chunk_id: Some(id.into()),
+                grant: grant.into(),
+            };
+            match tokio::time::timeout(self.cfg.node_timeout, c.get_chunk(req)).await {
+                Err(_) => Err(GatewayError::NodeTimeout),
+                Ok(Err(s)) => Err(GatewayError::Unavailable(format!(
+                    "{}: {}",
+                    s.code(),
+                    s.message()
+                ))),
+                Ok(Ok(r)) => {
+                    let r = r.into_inner();
+                    if !r.found {
+                        return Err(GatewayError::Unavailable("shard not found".into()));
+                    }
+                    if ChunkId::of(&r.data) != id {
+                        return Err(GatewayError::Unavailable(
+                            "shard failed verification".into(),
+                        ));
+                    }
+                    Ok(r.data)
+                }
+            }
+        }
+        .await;
+        match &r {
+            Ok(_) => self.registry.record_success(&node, started.elapsed()),
+            Err(_) => self.registry.record_failure(&node),
+        }
+        (idx, node, r)
+    }
+
+    /// Stream bytes `[start, end)` of an object. The receiver yields pieces in order; an
+    /// error ends the stream (the HTTP layer aborts the connection, so a client never
+    /// mistakes a truncated body for a whole one).
+    pub fn read_range(
+        self: &Arc<Self>,
+        layout: Arc<Layout>,
+        shards: Arc<Vec<ShardLoc>>,
+        start: u64,
+        end: u64,
+    ) -> mpsc::Receiver<Result<Bytes>> {
+        let (tx, rx) = mpsc::channel(2);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let chunks = layout.chunks_for_range(start, end);
+            let mut prefetch = futures_util::stream::iter(chunks.into_iter().map(|c| {
+                let this = this.clone();
+                let layout = layout.clone();
+                let shards = shards.clone();
+                async move {
+                    let holders: Vec<ShardLoc> = shards
+                        .iter()
+                        .filter(|s| s.chunk_index == c.global)
+                        .cloned()
+                        .collect();
+                    let data = this
+                        .read_chunk(&layout.parts[c.part], c.chunk, &holders)
+                        .await?;
+                    let from = start.saturating_sub(c.offset) as usize;
+                    let to = (end.min(c.offset + c.len) - c.offset) as usize;
+                    Ok::<Bytes, GatewayError>(data.slice(from..to))
+                }
+            }))
+            .buffered(2);
+            while let Some(r) = prefetch.next().await {
+                let stop = r.is_err();
+                if tx.send(r).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        rx
+    }
+
+    /// Delete shards from nodes (the janitor's work). Returns the ones that succeeded.
+    pub async fn delete_shard(&self, node: &str, shard: &[u8; 32]) -> Result<()> {
+        let info = self
+            .registry
+            .get(node)
+            .ok_or_else(|| GatewayError::Unavailable("node is not registered".into()))?;
+        let id = ChunkId(*shard);
+        let mut c = self.client(node)?;
+        let grant = self.signer.grant(GrantOp::Delete, &info.public_key, &id, 0);
+        let r = tokio::time::timeout(
+            self.cfg.node_timeout,
+            c.delete_chunk(cpb::DeleteChunkRequest {
+                chunk_id: Some(id.into()),
+                grant: grant.into(),
+            }),
+        )
+        .await
+        .map_err(|_| GatewayError::NodeTimeout)?
+        .map_err(|s| GatewayError::Unavailable(format!("{}: {}", s.code(), s.message())))?;
+        if !r.get_ref().success {
+            return Err(GatewayError::Unavailable(r.into_inner().error_message));
+        }
+        Ok(())
+    }
+}
+
+/// Hex MD5, as S3 ETags show it.
+pub fn md5_hex(d: &[u8; 16]) -> String {
+    hex::encode(d)
+}
