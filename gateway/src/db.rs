@@ -35,22 +35,55 @@ pub enum Dialect {
     Postgres,
 }
 
+/// The schema versions, oldest first; each is applied once, in its own transaction.
 fn migrator(d: Dialect) -> Migrator {
-    let sql: &'static str = match d {
-        Dialect::Sqlite => include_str!("../migrations/sqlite/0001_init.sql"),
-        Dialect::Postgres => include_str!("../migrations/postgres/0001_init.sql"),
+    let scripts: [(i64, &'static str, &'static str); 2] = match d {
+        Dialect::Sqlite => [
+            (
+                1,
+                "init",
+                include_str!("../migrations/sqlite/0001_init.sql"),
+            ),
+            (
+                2,
+                "client uploads",
+                include_str!("../migrations/sqlite/0002_client_uploads.sql"),
+            ),
+        ],
+        Dialect::Postgres => [
+            (
+                1,
+                "init",
+                include_str!("../migrations/postgres/0001_init.sql"),
+            ),
+            (
+                2,
+                "client uploads",
+                include_str!("../migrations/postgres/0002_client_uploads.sql"),
+            ),
+        ],
     };
     Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(sql),
-            false,
-        )]),
+        migrations: Cow::Owned(
+            scripts
+                .into_iter()
+                .map(|(v, name, sql)| {
+                    Migration::new(
+                        v,
+                        Cow::Borrowed(name),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
         ..Migrator::DEFAULT
     }
 }
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Clone, Debug)]
 pub struct User {
@@ -249,6 +282,8 @@ pub struct Upload {
     pub gateway_instance: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The rich client's wrapped data key record (opaque).
+    pub encryption: Option<Vec<u8>>,
 }
 
 fn upload_from(r: &AnyRow) -> Result<Upload> {
@@ -271,6 +306,7 @@ fn upload_from(r: &AnyRow) -> Result<Upload> {
         gateway_instance: r.try_get("gateway_instance")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        encryption: r.try_get("encryption")?,
     })
 }
 
@@ -888,7 +924,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO uploads (id, kind, bucket, key, owner_id, object_id, content_type, user_metadata, \
              data_shards, parity_shards, chunk_size, client_encrypted, resume_token, gateway_instance, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_at, updated_at, encryption) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17)",
         )
         .bind(&u.id)
         .bind(&u.kind)
@@ -906,6 +943,7 @@ impl Db {
         .bind(&u.gateway_instance)
         .bind(u.created_at)
         .bind(u.updated_at)
+        .bind(&u.encryption)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -1047,6 +1085,48 @@ impl Db {
             .collect()
     }
 
+    /// Keep a rich-client chunk's manifest entry (replacing an earlier one of that index).
+    pub async fn put_upload_chunk(&self, upload_id: &str, index: u64, entry: &[u8]) -> Result<()> {
+        let mut tx = self.tx().await?;
+        sqlx::query("DELETE FROM upload_chunks WHERE upload_id = $1 AND chunk_index = $2")
+            .bind(upload_id)
+            .bind(index as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO upload_chunks (upload_id, chunk_index, entry) VALUES ($1, $2, $3)",
+        )
+        .bind(upload_id)
+        .bind(index as i64)
+        .bind(entry)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE uploads SET updated_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn upload_chunks(&self, upload_id: &str) -> Result<Vec<(u64, Vec<u8>)>> {
+        let rows = sqlx::query(
+            "SELECT chunk_index, entry FROM upload_chunks WHERE upload_id = $1 ORDER BY chunk_index",
+        )
+        .bind(upload_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<i64, _>("chunk_index")? as u64,
+                    r.try_get("entry")?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn put_part(&self, upload_id: &str, p: &Part) -> Result<Option<Part>> {
         let mut tx = self.tx().await?;
         let old =
@@ -1156,6 +1236,20 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// True if a committed object or an open upload already uses this object id.
+    pub async fn object_id_in_use(&self, object_id: &str) -> Result<bool> {
+        let a: Option<i64> = sqlx::query_scalar("SELECT 1 FROM objects WHERE object_id = $1")
+            .bind(object_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let b: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM uploads WHERE object_id = $1 LIMIT 1")
+                .bind(object_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(a.is_some() || b.is_some())
     }
 
     pub async fn upload_count(&self, kind: &str) -> Result<u64> {
@@ -1350,10 +1444,12 @@ async fn release_upload(tx: &mut Tx<'_>, upload_id: &str) -> Result<bool> {
         .bind(upload_id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM upload_parts WHERE upload_id = $1")
-        .bind(upload_id)
-        .execute(&mut **tx)
-        .await?;
+    for table in ["upload_parts", "upload_chunks"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE upload_id = $1"))
+            .bind(upload_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     let r = sqlx::query("DELETE FROM uploads WHERE id = $1")
         .bind(upload_id)
         .execute(&mut **tx)

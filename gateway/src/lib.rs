@@ -5,6 +5,7 @@
 //! - [`auth`], [`sigv4`]: accounts, tokens, API keys, AWS Signature V4 and aws-chunked.
 //! - [`s3`], [`xml`]: the S3 API; [`api`]: the REST API under `/api/v1`.
 //! - [`datapath`], [`layout`]: streaming objects to and from storage nodes.
+//! - [`rich`]: GatewayService, the rich client's API (placement, grants, manifests).
 //! - [`nodes`]: NodeService, the lifecycle monitor, placement and grant signing.
 //! - [`janitor`]: deleting unused shards and closing dead uploads.
 //! - [`events`]: the event feed; [`error`]: one error type and its mappings.
@@ -20,6 +21,7 @@ pub mod events;
 pub mod janitor;
 pub mod layout;
 pub mod nodes;
+pub mod rich;
 pub mod s3;
 pub mod server;
 pub mod sigv4;

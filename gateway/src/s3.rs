@@ -691,12 +691,12 @@ pub fn parse_profile(s: &str) -> Result<cyxcloud_core::ErasureProfile> {
 
 // ---- listing ----------------------------------------------------------------------------
 
-enum Marker {
+pub(crate) enum Marker {
     Key(String),
     Prefix(String),
 }
 
-fn encode_token(m: &Marker) -> String {
+pub(crate) fn encode_token(m: &Marker) -> String {
     let s = match m {
         Marker::Key(k) => format!("k{k}"),
         Marker::Prefix(p) => format!("p{p}"),
@@ -704,7 +704,7 @@ fn encode_token(m: &Marker) -> String {
     URL_SAFE_NO_PAD.encode(s)
 }
 
-fn decode_token(t: &str) -> Result<Marker> {
+pub(crate) fn decode_token(t: &str) -> Result<Marker> {
     let bad = || GatewayError::InvalidArgument("the continuation token is not valid".into());
     let raw = URL_SAFE_NO_PAD.decode(t).map_err(|_| bad())?;
     let s = String::from_utf8(raw).map_err(|_| bad())?;
@@ -715,7 +715,7 @@ fn decode_token(t: &str) -> Result<Marker> {
     }
 }
 
-struct Listing {
+pub(crate) struct Listing {
     pub objects: Vec<Object>,
     pub prefixes: Vec<String>,
     pub truncated: bool,
@@ -725,7 +725,7 @@ struct Listing {
 /// List keys under `prefix` after `start`, grouping by `delimiter`, up to `max` entries
 /// (keys plus common prefixes). Skips each common prefix in one step, so a directory with a
 /// million keys costs one query, not a million rows.
-async fn list(
+pub(crate) async fn list(
     st: &AppState,
     bucket: &str,
     prefix: &str,
@@ -1152,11 +1152,17 @@ fn new_upload(st: &AppState, kind: &str, b: &Bucket, key: &str, h: &HeaderMap) -
         gateway_instance: st.instance.clone(),
         created_at: now,
         updated_at: now,
+        encryption: None,
     })
 }
 
 /// Refuse early when a known size cannot fit the owner's quota (the commit re-checks).
-async fn quota_precheck(st: &AppState, b: &Bucket, key: Option<&str>, size: u64) -> Result<()> {
+pub(crate) async fn quota_precheck(
+    st: &AppState,
+    b: &Bucket,
+    key: Option<&str>,
+    size: u64,
+) -> Result<()> {
     let user = st
         .db
         .user_by_id(&b.owner_id)
@@ -1463,13 +1469,24 @@ async fn get_object(
                 || GatewayError::Internal("object without layout".into()),
             )?)?);
         let shards = Arc::new(st.db.object_shards(&o.object_id).await?);
-        let rx = st.data.read_range(layout, shards, start, end);
-        Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx).map(|r| {
-            r.map_err(|e| {
-                tracing::error!(error = %e, "object read failed mid-stream");
-                std::io::Error::other(e.to_string())
-            })
-        }))
+        let mut rx = st.data.read_range(layout, shards, start, end);
+        // Fetch the first piece before answering, so an unreadable object gets an error
+        // status instead of a 200 with a body that breaks off.
+        let first = match rx.recv().await {
+            Some(r) => r?,
+            None => return Err(GatewayError::Internal("object read ended early".into())),
+        };
+        let rest = tokio_stream::wrappers::ReceiverStream::new(rx);
+        Body::from_stream(
+            futures_util::stream::once(async move { Ok(first) })
+                .chain(rest)
+                .map(|r| {
+                    r.map_err(|e| {
+                        tracing::error!(error = %e, "object read failed mid-stream");
+                        std::io::Error::other(e.to_string())
+                    })
+                }),
+        )
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;

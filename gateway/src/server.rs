@@ -253,6 +253,10 @@ pub async fn start(cfg: GatewayConfig) -> Result<GatewayHandle, ServerError> {
             })
     }));
 
+    let rich = crate::rich::GatewayServiceImpl {
+        st: state.clone(),
+        signer: signer.clone(),
+    };
     let node_svc = NodeServiceImpl {
         db: db.clone(),
         registry: registry.clone(),
@@ -265,6 +269,11 @@ pub async fn start(cfg: GatewayConfig) -> Result<GatewayHandle, ServerError> {
     tasks.push(tokio::spawn(async move {
         tonic::transport::Server::builder()
             .add_service(NodeServiceServer::new(node_svc))
+            .add_service(
+                cyxcloud_proto::gateway::gateway_service_server::GatewayServiceServer::new(rich)
+                    .max_decoding_message_size(64 << 20)
+                    .max_encoding_message_size(64 << 20),
+            )
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true)),
                 c.cancelled_owned(),

@@ -1,0 +1,202 @@
+//! NodeService and node failures: registration checks, the lifecycle monitor, heartbeat
+//! commands, reads surviving m lost nodes, clear errors beyond that.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use common::*;
+use cyxcloud_proto::node::node_service_client::NodeServiceClient;
+use cyxcloud_proto::node::{HeartbeatRequest, RegisterRequest};
+use ed25519_dalek::Signer;
+
+async fn wait_status(net: &Net, id: &str, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = net.gw().state.registry.get(id).map(|n| n.status);
+        if now.as_deref() == Some(status) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} is {now:?}, expected {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registration_is_signed_and_ids_cannot_be_taken_over() {
+    let mut net = Net::start(0, None).await;
+    let mut c = NodeServiceClient::connect(format!("http://{}", net.grpc))
+        .await
+        .unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let now = cyxcloud_gateway::db::now();
+    let req = |key: &ed25519_dalek::SigningKey, id: &str, ts: i64, sign_ts: i64| RegisterRequest {
+        node_id: id.into(),
+        grpc_address: "127.0.0.1:1".into(),
+        public_key: key.verifying_key().to_bytes().to_vec().into(),
+        timestamp: ts,
+        signature: key
+            .sign(&cyxcloud_proto::registration_message(
+                id,
+                "127.0.0.1:1",
+                sign_ts,
+            ))
+            .to_bytes()
+            .to_vec()
+            .into(),
+        ..Default::default()
+    };
+    let r = c
+        .register(req(&key, "node-a", now, now))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.success, "{}", r.error_message);
+    assert_eq!(r.gateway_public_key.len(), 32);
+    assert!(!r.auth_token.is_empty());
+    let r2 = c
+        .register(req(&key, "node-a", now, now + 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r2.success && r2.error_message.contains("signature"));
+    let r3 = c
+        .register(req(&key, "node-a", now - 3600, now - 3600))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r3.success && r3.error_message.contains("timestamp"));
+    let thief = ed25519_dalek::SigningKey::from_bytes(&[6; 32]);
+    let r4 = c
+        .register(req(&thief, "node-a", now, now))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r4.success && r4.error_message.contains("another key"));
+    // Heartbeats need the token of the registration; a wrong one asks to re-register.
+    let hb = c
+        .heartbeat(HeartbeatRequest {
+            node_id: "node-a".into(),
+            auth_token: "wrong".into(),
+            status: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!hb.acknowledged);
+    assert_eq!(hb.commands, ["reregister"]);
+    // Commands queued for a node arrive with its next heartbeat, once.
+    net.gw()
+        .state
+        .db
+        .set_node_command("node-a", Some("drain"))
+        .await
+        .unwrap();
+    let hb = c
+        .heartbeat(HeartbeatRequest {
+            node_id: "node-a".into(),
+            auth_token: r.auth_token.clone(),
+            status: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(hb.acknowledged);
+    assert_eq!(hb.commands, ["drain"]);
+    let hb = c
+        .heartbeat(HeartbeatRequest {
+            node_id: "node-a".into(),
+            auth_token: r.auth_token,
+            status: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(hb.commands.is_empty());
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_survive_lost_nodes_and_the_monitor_tracks_them() {
+    let mut net = Net::start_with(6, None, |c| {
+        c.nodes.offline_threshold_secs = 2;
+        c.nodes.recovery_quarantine_secs = 2;
+        c.storage.node_timeout_secs = 3;
+    })
+    .await;
+    let base = net.http.clone();
+    let u = signup(&base, "n@example.com").await;
+    let c = s3_for(&base, &u);
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let body = data(3 << 20, 11);
+    c.put_object()
+        .bucket("bkt")
+        .key("obj")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // 4+2: any two nodes may go.
+    net.nodes[0].kill();
+    net.nodes[3].kill();
+    let got = c
+        .get_object()
+        .bucket("bkt")
+        .key("obj")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().to_vec(),
+        body
+    );
+    wait_status(&net, "node-00", "offline").await;
+    wait_status(&net, "node-03", "offline").await;
+    let row = net.gw().state.db.node("node-00").await.unwrap().unwrap();
+    assert!(row.first_offline_at.is_some());
+
+    // Writes need k + ceil(m/2) = 5 healthy nodes: a clear, typed refusal with 4.
+    let r = http()
+        .put(format!("{base}/s3/bkt/new"))
+        .header("x-api-key", &u.api_key)
+        .header("accept", "application/json")
+        .body(data(1 << 20, 12))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "NETWORK_NO_NODES_AVAILABLE");
+
+    // A node that comes back is quarantined, then online again.
+    net.nodes[0] = spawn_node(net.dir.path(), 0, &net.grpc);
+    wait_status(&net, "node-00", "recovering").await;
+    wait_status(&net, "node-00", "online").await;
+    c.put_object()
+        .bucket("bkt")
+        .key("new")
+        .body(ByteStream::from(data(1 << 20, 12)))
+        .send()
+        .await
+        .unwrap();
+
+    // Lose three of six: a 4+2 chunk cannot be rebuilt. The read fails loudly: an error
+    // status or an aborted body, never wrong or short data presented as success.
+    net.nodes[1].kill();
+    net.nodes[2].kill();
+    net.nodes[4].kill();
+    let e = c
+        .get_object()
+        .bucket("bkt")
+        .key("obj")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(503));
+    net.stop().await;
+}
