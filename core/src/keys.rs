@@ -125,6 +125,11 @@ impl MasterKey {
         MasterKey(Zeroizing::new(crate::random_array()))
     }
 
+    /// The raw key, for the client's own secret store (OS keyring). Never send it anywhere.
+    pub fn expose(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
     /// Derive the key-encryption key and its id.
     pub fn derive(&self) -> KeyEncryptionKey {
         let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), self.0.as_ref());

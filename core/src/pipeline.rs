@@ -247,6 +247,25 @@ impl ChunkEncoder {
     }
 }
 
+impl ChunkEncoder {
+    /// Like [`encode`](Self::encode), but hands over the shard buffer (the k+m shards of
+    /// `entry.shard_size` bytes, back to back) instead of lending it, so shards can be sent
+    /// while the next chunk is encoded. The encoder allocates a fresh buffer next time.
+    pub fn encode_owned(
+        &mut self,
+        object: &ObjectId,
+        index: u64,
+        plaintext: &[u8],
+        opts: ChunkOptions<'_>,
+    ) -> Result<(ChunkEntry, Vec<u8>)> {
+        let entry = self.encode(object, index, plaintext, opts)?.entry;
+        let total = entry.shard_size as usize * entry.shards.len();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.truncate(total);
+        Ok((entry, buf))
+    }
+}
+
 /// A decoded chunk: plaintext borrowed from the decoder, and the shards that failed
 /// verification (to be reported for repair).
 pub struct DecodedChunk<'a> {
@@ -513,6 +532,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn owned_shards_match_their_ids_and_decode() {
+        let key = DataKey::generate();
+        let obj = ObjectId::random();
+        let mut enc = ChunkEncoder::new(ErasureProfile::BASIC).unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let opts = ChunkOptions {
+            compress: true,
+            key: Some(&key),
+        };
+        let (entry, buf) = enc.encode_owned(&obj, 3, &data, opts).unwrap();
+        // The next encode must not disturb the handed-over shards.
+        let (_, _) = enc.encode_owned(&obj, 4, &data[..500], opts).unwrap();
+        let len = entry.shard_size as usize;
+        assert_eq!(buf.len(), len * entry.shards.len());
+        let shards: Vec<Option<&[u8]>> = buf.chunks(len).map(Some).collect();
+        for (id, s) in entry.shards.iter().zip(&shards) {
+            assert_eq!(*id, ChunkId::of(s.unwrap()));
+        }
+        let mut dec = ChunkDecoder::new(ErasureProfile::BASIC).unwrap();
+        let out = dec.decode(&obj, &entry, &shards, Some(&key)).unwrap();
+        assert_eq!(out.data, &data[..]);
     }
 
     #[test]

@@ -27,7 +27,13 @@ pub fn router() -> axum::Router<Arc<AppState>> {
         .route("/api/v1/auth/wallet", post(wallet))
         .route("/api/v1/auth/api-keys", post(create_key).get(list_keys))
         .route("/api/v1/auth/api-keys/{id}", delete(revoke_key))
+        .route("/api/v1/info", get(info))
         .route("/api/v1/account", get(account))
+        .route(
+            "/api/v1/account/key-record",
+            get(get_key_record).put(put_key_record),
+        )
+        .route("/api/v1/buckets", get(list_buckets))
         .route("/api/v1/buckets/{bucket}", get(bucket_status))
         .route("/api/v1/nodes", get(nodes))
 }
@@ -453,4 +459,120 @@ async fn nodes(State(st): State<Arc<AppState>>, h: HeaderMap) -> ApiResult {
     }
     .await;
     ApiResult(r, "/api/v1/nodes".into())
+}
+
+/// What a client needs to find the gateway's other services; no authentication.
+async fn info(State(st): State<Arc<AppState>>) -> ApiResult {
+    let r = async {
+        ok(json!({
+            "service": "cyxcloud-gateway",
+            "version": env!("CARGO_PKG_VERSION"),
+            "grpc_port": st.grpc_port,
+            "s3_path": "/s3",
+            "public_url": st.public_url,
+            "chunk_size_bytes": st.cfg.storage.default_chunk_size_bytes,
+            "erasure_config": {
+                "data_shards": st.cfg.storage.default_erasure_data_shards,
+                "parity_shards": st.cfg.storage.default_erasure_parity_shards,
+            },
+        }))
+    }
+    .await;
+    ApiResult(r, "/api/v1/info".into())
+}
+
+/// Largest key record accepted: a few hundred bytes are needed; this leaves room for
+/// later fields without letting the column become file storage.
+const MAX_KEY_RECORD: usize = 4096;
+
+async fn get_key_record(State(st): State<Arc<AppState>>, h: HeaderMap) -> ApiResult {
+    let r = async {
+        let p = caller(&st, &h).await?;
+        let rec = st.db.key_record(&p.user_id).await?;
+        ok(json!({ "key_record": rec.map(|r| serde_json::from_str::<Value>(&r).unwrap_or(Value::Null)) }))
+    }
+    .await;
+    ApiResult(r, "/api/v1/account/key-record".into())
+}
+
+#[derive(Deserialize)]
+struct KeyRecordBody {
+    key_record: Value,
+    /// For rotation: the record the client believes is current.
+    #[serde(default)]
+    replaces: Option<Value>,
+}
+
+/// Store the account's key record: the first one wins unless `replaces` names the current
+/// one exactly (rotation). Answers with the record now stored, so a client that lost a race
+/// adopts the winner's salt.
+async fn put_key_record(
+    State(st): State<Arc<AppState>>,
+    h: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult {
+    let r = async {
+        if body.len() > MAX_KEY_RECORD {
+            return Err(GatewayError::InvalidArgument(format!(
+                "key record larger than {MAX_KEY_RECORD} bytes"
+            )));
+        }
+        let b: KeyRecordBody = parse_json(&body)?;
+        if !b.key_record.is_object() {
+            return Err(GatewayError::InvalidArgument(
+                "key_record must be a JSON object".into(),
+            ));
+        }
+        let p = caller(&st, &h).await?;
+        if !p.can_write {
+            return Err(GatewayError::AccessDenied(
+                "a read-only credential cannot change the key record".into(),
+            ));
+        }
+        let new = b.key_record.to_string();
+        let stored = match b.replaces {
+            Some(old) => {
+                let current = st.db.key_record(&p.user_id).await?;
+                let matches = current
+                    .as_deref()
+                    .and_then(|c| serde_json::from_str::<Value>(c).ok())
+                    .is_some_and(|c| c == old);
+                if !matches
+                    || !st
+                        .db
+                        .replace_key_record(&p.user_id, current.as_deref().unwrap_or(""), &new)
+                        .await?
+                {
+                    return Err(GatewayError::PreconditionFailed);
+                }
+                Some(new)
+            }
+            None => st.db.init_key_record(&p.user_id, &new).await?,
+        };
+        ok(json!({ "key_record": stored.map(|r| serde_json::from_str::<Value>(&r).unwrap_or(Value::Null)) }))
+    }
+    .await;
+    ApiResult(r, "/api/v1/account/key-record".into())
+}
+
+async fn list_buckets(State(st): State<Arc<AppState>>, h: HeaderMap) -> ApiResult {
+    let r = async {
+        let p = caller(&st, &h).await?;
+        let buckets = st.db.buckets_of(&p.user_id).await?;
+        let mut v = Vec::with_capacity(buckets.len());
+        for b in &buckets {
+            let (objects, bytes) = st.db.bucket_stats(&b.name).await?;
+            v.push(json!({
+                "bucket": b.name,
+                "visibility": if b.public { "public" } else { "private" },
+                "erasure_config": { "data_shards": b.data_shards, "parity_shards": b.parity_shards },
+                "created_at": rfc3339(b.created_at),
+                "object_count": objects,
+                "used_bytes": bytes,
+            }));
+        }
+        ok(json!({ "buckets": v }))
+    }
+    .await;
+    ApiResult(r, "/api/v1/buckets".into())
 }

@@ -37,7 +37,7 @@ pub enum Dialect {
 
 /// The schema versions, oldest first; each is applied once, in its own transaction.
 fn migrator(d: Dialect) -> Migrator {
-    let scripts: [(i64, &'static str, &'static str); 2] = match d {
+    let scripts: [(i64, &'static str, &'static str); 3] = match d {
         Dialect::Sqlite => [
             (
                 1,
@@ -48,6 +48,11 @@ fn migrator(d: Dialect) -> Migrator {
                 2,
                 "client uploads",
                 include_str!("../migrations/sqlite/0002_client_uploads.sql"),
+            ),
+            (
+                3,
+                "key records",
+                include_str!("../migrations/sqlite/0003_key_records.sql"),
             ),
         ],
         Dialect::Postgres => [
@@ -60,6 +65,11 @@ fn migrator(d: Dialect) -> Migrator {
                 2,
                 "client uploads",
                 include_str!("../migrations/postgres/0002_client_uploads.sql"),
+            ),
+            (
+                3,
+                "key records",
+                include_str!("../migrations/postgres/0003_key_records.sql"),
             ),
         ],
     };
@@ -83,7 +93,7 @@ fn migrator(d: Dialect) -> Migrator {
 }
 
 /// The newest schema version this build knows.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Clone, Debug)]
 pub struct User {
@@ -459,6 +469,46 @@ impl Db {
     }
     pub async fn user_by_wallet(&self, wallet: &str) -> Result<Option<User>> {
         self.user_where("wallet_address", wallet).await
+    }
+
+    /// The account's client key record (opaque JSON), if one was stored.
+    pub async fn key_record(&self, user_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT key_record FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<Option<String>, _>(0)?,
+            None => None,
+        })
+    }
+
+    /// Store the account's client key record unless one exists already (first writer wins,
+    /// so two machines set up at once cannot end up with different salts). Returns the record
+    /// now stored.
+    pub async fn init_key_record(&self, user_id: &str, record: &str) -> Result<Option<String>> {
+        sqlx::query("UPDATE users SET key_record = $1 WHERE id = $2 AND key_record IS NULL")
+            .bind(record)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        self.key_record(user_id).await
+    }
+
+    /// Replace the key record (passphrase rotation), only if it still is `expected`.
+    pub async fn replace_key_record(
+        &self,
+        user_id: &str,
+        expected: &str,
+        record: &str,
+    ) -> Result<bool> {
+        let r = sqlx::query("UPDATE users SET key_record = $1 WHERE id = $2 AND key_record = $3")
+            .bind(record)
+            .bind(user_id)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub async fn set_quota(&self, user_id: &str, quota: u64) -> Result<()> {

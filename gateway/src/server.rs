@@ -52,6 +52,8 @@ pub struct AppState {
     /// `<gateway id>:<run id>`.
     pub instance: String,
     pub public_url: String,
+    /// The port the gRPC services are bound to (told to clients by `/api/v1/info`).
+    pub grpc_port: u16,
     pub janitor_kick: Arc<Notify>,
 }
 
@@ -233,6 +235,7 @@ pub async fn start(cfg: GatewayConfig) -> Result<GatewayHandle, ServerError> {
         events: events.clone(),
         instance: instance.clone(),
         public_url,
+        grpc_port: grpc_addr.port(),
         janitor_kick: Arc::new(Notify::new()),
     });
     let cancel = CancellationToken::new();

@@ -543,3 +543,103 @@ async fn quota_and_bad_input_store_nothing() {
     }
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_records_first_writer_wins_and_rotation_needs_the_current_one() {
+    let net = Net::start(0, None).await;
+    let base = net.http.clone();
+    let info: Value = http()
+        .get(format!("{base}/api/v1/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        info["grpc_port"].as_u64().unwrap() as u16,
+        net.grpc.rsplit(':').next().unwrap().parse::<u16>().unwrap()
+    );
+    let u = signup(&base, "keyrec@example.com").await;
+    let put = |body: Value, key: String| {
+        let base = base.clone();
+        async move {
+            http()
+                .put(format!("{base}/api/v1/account/key-record"))
+                .header("x-api-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let get = || async {
+        let v: Value = http()
+            .get(format!("{base}/api/v1/account/key-record"))
+            .header("x-api-key", &u.api_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["key_record"].clone()
+    };
+    assert_eq!(get().await, Value::Null);
+    let a = json!({"version": 1, "kind": "passphrase", "key_id": "aa"});
+    let b = json!({"version": 1, "kind": "passphrase", "key_id": "bb"});
+    let r: Value = put(json!({ "key_record": a }), u.api_key.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["key_record"], a);
+    // A second machine racing with another salt gets the first record back.
+    let r: Value = put(json!({ "key_record": b }), u.api_key.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["key_record"], a);
+    // Rotation must name the current record.
+    let r = put(json!({ "key_record": b, "replaces": b }), u.api_key.clone()).await;
+    assert_eq!(r.status(), 412);
+    let r = put(json!({ "key_record": b, "replaces": a }), u.api_key.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(get().await, b);
+    // Bad bodies and anonymous callers change nothing.
+    assert_eq!(
+        put(json!({ "key_record": "x" }), u.api_key.clone())
+            .await
+            .status(),
+        400
+    );
+    let big = json!({ "key_record": { "pad": "x".repeat(5000) } });
+    assert_eq!(put(big, u.api_key.clone()).await.status(), 400);
+    let r = http()
+        .put(format!("{base}/api/v1/account/key-record"))
+        .json(&json!({"key_record": a}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(get().await, b);
+    // The account's buckets, as JSON.
+    s3_for(&base, &u)
+        .create_bucket()
+        .bucket("kr-bucket")
+        .send()
+        .await
+        .unwrap();
+    let l: Value = http()
+        .get(format!("{base}/api/v1/buckets"))
+        .header("x-api-key", &u.api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["buckets"][0]["bucket"], "kr-bucket");
+    assert_eq!(l["buckets"][0]["object_count"], 0);
+}
