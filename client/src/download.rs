@@ -1,0 +1,445 @@
+//! The download engine: for each chunk a range touches, fetch shards from the fastest nodes
+//! (k plus two extra at once, the rest only on failure; the first k that verify win and the
+//! slower fetches are cancelled), decode, decrypt, decompress, and write in order.
+//!
+//! Several chunks are in flight at once (bounded by a memory budget) and written in order.
+//! Objects stored through plain S3 (not client-encrypted) stream through the gateway's S3
+//! path instead. Downloads to a file go to `<file>.cyxpart` with a small progress record
+//! beside it; an interrupted download continues from the last complete chunk when run again,
+//! and the file appears under its name only once it is complete and synced.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cyxcloud_core::keys::DataKey;
+use cyxcloud_core::manifest::ChunkEntry;
+use cyxcloud_core::pipeline::ChunkDecoder;
+use cyxcloud_core::{ErasureProfile, Manifest, ObjectId};
+use cyxcloud_proto::gateway::{ChunkSources, GetDownloadRequest, NodeTarget};
+use cyxcloud_proto::metadata::ObjectInfo;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use serde::{Deserialize, Serialize};
+
+use crate::Client;
+use crate::config::write_atomic;
+use crate::error::{ClientError, Result};
+use crate::nodes::NodePool;
+use crate::progress::{Progress, ProgressFn, emit};
+
+/// Extra shard fetches started beyond k, to cut the slowest node out.
+const EXTRA_READS: usize = 2;
+
+/// Receives the plaintext in order.
+pub trait Sink {
+    fn write(&mut self, piece: &[u8]) -> Result<()>;
+    /// Called after each complete chunk (a safe point to record progress).
+    fn chunk_done(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Any `Write` (stdout, a `Vec`) as a sink.
+pub struct WriteSink<W>(pub W);
+
+impl<W: Write> Sink for WriteSink<W> {
+    fn write(&mut self, piece: &[u8]) -> Result<()> {
+        self.0
+            .write_all(piece)
+            .map_err(|e| ClientError::io("writing the output", e))
+    }
+    fn chunk_done(&mut self) -> Result<()> {
+        self.0
+            .flush()
+            .map_err(|e| ClientError::io("writing the output", e))
+    }
+}
+
+impl Client {
+    /// Stream `bucket/key` (or the plaintext range `[start, end)`) into `sink`.
+    pub async fn download(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<(u64, u64)>,
+        sink: &mut dyn Sink,
+        progress: Option<ProgressFn>,
+    ) -> Result<ObjectInfo> {
+        let (start, end) = range.unwrap_or((0, 0));
+        let r = self.req(GetDownloadRequest {
+            bucket: bucket.into(),
+            key: key.into(),
+            range_start: start,
+            range_end: end,
+        })?;
+        let d = self
+            .grpc()
+            .get_download(r)
+            .await
+            .map_err(ClientError::from_status)?
+            .into_inner();
+        let info = d
+            .object
+            .ok_or_else(|| ClientError::Integrity("the gateway sent no object".into()))?;
+        let end = if range.is_some() {
+            end.min(info.size)
+        } else {
+            info.size
+        };
+        if start > end || (range.is_some() && start >= info.size && info.size > 0) {
+            return Err(ClientError::InvalidArgument(format!(
+                "range {start}-{end} is outside the object's {} bytes",
+                info.size
+            )));
+        }
+        emit(
+            &progress,
+            Progress::Started {
+                total: Some(end - start),
+                done: 0,
+            },
+        );
+        if !info.client_encrypted {
+            return self
+                .download_plain(
+                    bucket,
+                    key,
+                    range.map(|_| (start, end)),
+                    info,
+                    sink,
+                    progress,
+                )
+                .await;
+        }
+        let manifest = Manifest::from_bytes(&d.manifest)?;
+        let enc = manifest.encryption.as_ref().ok_or_else(|| {
+            ClientError::Integrity("a client-encrypted object without a key record".into())
+        })?;
+        let kek = self.key().await?;
+        if enc.key_id() != kek.id() {
+            return Err(ClientError::WrongKey(format!(
+                "{bucket}/{key} was encrypted under key {}, not yours ({}): wrong passphrase, or \
+                 another account's object",
+                enc.key_id(),
+                kek.id()
+            )));
+        }
+        let dk = Arc::new(kek.unwrap(&enc.wrapped_key, &manifest.object_id)?);
+        let offsets = manifest.chunk_offsets();
+        let manifest = Arc::new(manifest);
+        let per_chunk = manifest.chunk_size as usize * 2 + 1;
+        let parallel = ((256usize << 20) / per_chunk).clamp(2, 8);
+        let mut written = 0u64;
+        let mut stream = futures_util::stream::iter(d.chunks.into_iter().map(|c| {
+            let (pool, manifest, dk) = (self.pool.clone(), manifest.clone(), dk.clone());
+            async move { fetch_chunk(pool, manifest, dk, c).await }
+        }))
+        .buffered(parallel);
+        while let Some(r) = stream.next().await {
+            let (index, plain) = r?;
+            let off = offsets[index as usize];
+            let a = start.saturating_sub(off).min(plain.len() as u64) as usize;
+            let b = end.saturating_sub(off).min(plain.len() as u64) as usize;
+            if a < b {
+                sink.write(&plain[a..b])?;
+                written += (b - a) as u64;
+            }
+            sink.chunk_done()?;
+            emit(
+                &progress,
+                Progress::ChunkDone {
+                    index,
+                    bytes: (b.saturating_sub(a)) as u64,
+                },
+            );
+        }
+        if written != end - start {
+            return Err(ClientError::Integrity(format!(
+                "wrote {written} bytes of the {} expected",
+                end - start
+            )));
+        }
+        emit(&progress, Progress::Finished { bytes: written });
+        Ok(info)
+    }
+
+    async fn download_plain(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<(u64, u64)>,
+        info: ObjectInfo,
+        sink: &mut dyn Sink,
+        progress: Option<ProgressFn>,
+    ) -> Result<ObjectInfo> {
+        let expect = range.map(|(a, b)| b - a).unwrap_or(info.size);
+        if expect == 0 {
+            emit(&progress, Progress::Finished { bytes: 0 });
+            return Ok(info);
+        }
+        let resp = self.api().s3_get(bucket, key, range).await?;
+        let mut body = resp.bytes_stream();
+        let mut n = 0u64;
+        while let Some(piece) = body.next().await {
+            let piece = piece
+                .map_err(|e| ClientError::Unreachable(format!("reading from the gateway: {e}")))?;
+            sink.write(&piece)?;
+            n += piece.len() as u64;
+            emit(
+                &progress,
+                Progress::ChunkDone {
+                    index: 0,
+                    bytes: piece.len() as u64,
+                },
+            );
+        }
+        sink.chunk_done()?;
+        if n != expect {
+            return Err(ClientError::Unreachable(format!(
+                "the gateway sent {n} of {expect} bytes"
+            )));
+        }
+        emit(&progress, Progress::Finished { bytes: n });
+        Ok(info)
+    }
+
+    /// Download to a file: atomically, and resuming an interrupted download of the same
+    /// version of the object.
+    pub async fn download_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        dest: &Path,
+        progress: Option<ProgressFn>,
+    ) -> Result<ObjectInfo> {
+        let info = self.stat(bucket, key).await?;
+        let part = sidecar(dest, "cyxpart");
+        let meta_path = sidecar(dest, "cyxpart.json");
+        let mut done = 0u64;
+        if let (Ok(text), Ok(md)) = (std::fs::read(&meta_path), std::fs::metadata(&part))
+            && let Ok(m) = serde_json::from_slice::<PartRecord>(&text)
+            && m.version == 1
+            && m.etag == info.etag
+            && m.size == info.size
+            && md.len() >= m.done
+        {
+            done = m.done;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .open(&part)
+            .map_err(|e| ClientError::io(format!("creating {}", part.display()), e))?;
+        f.set_len(done)
+            .map_err(|e| ClientError::io(format!("writing {}", part.display()), e))?;
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(done))
+            .map_err(|e| ClientError::io(format!("writing {}", part.display()), e))?;
+        let mut sink = FileSink {
+            file: std::io::BufWriter::with_capacity(1 << 20, f),
+            meta_path: meta_path.clone(),
+            record: PartRecord {
+                version: 1,
+                etag: info.etag.clone(),
+                size: info.size,
+                done,
+            },
+            path: part.clone(),
+        };
+        if done < info.size {
+            self.download(
+                bucket,
+                key,
+                Some((done, info.size)),
+                &mut sink,
+                progress.clone(),
+            )
+            .await?;
+        }
+        let f = sink
+            .file
+            .into_inner()
+            .map_err(|e| ClientError::io(format!("writing {}", part.display()), e.into_error()))?;
+        f.sync_all()
+            .map_err(|e| ClientError::io(format!("syncing {}", part.display()), e))?;
+        std::fs::rename(&part, dest)
+            .map_err(|e| ClientError::io(format!("renaming to {}", dest.display()), e))?;
+        let _ = std::fs::remove_file(&meta_path);
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(d) = std::fs::File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(info)
+    }
+}
+
+/// `<dest>.<ext>` beside the destination.
+fn sidecar(dest: &Path, ext: &str) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".");
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+#[derive(Serialize, Deserialize)]
+struct PartRecord {
+    version: u32,
+    etag: String,
+    size: u64,
+    /// Bytes of the object already in the part file, all synced.
+    done: u64,
+}
+
+struct FileSink {
+    file: std::io::BufWriter<std::fs::File>,
+    meta_path: PathBuf,
+    record: PartRecord,
+    path: PathBuf,
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, piece: &[u8]) -> Result<()> {
+        self.file
+            .write_all(piece)
+            .map_err(|e| ClientError::io(format!("writing {}", self.path.display()), e))?;
+        self.record.done += piece.len() as u64;
+        Ok(())
+    }
+
+    fn chunk_done(&mut self) -> Result<()> {
+        let err = |e| ClientError::io(format!("writing {}", self.path.display()), e);
+        self.file.flush().map_err(err)?;
+        self.file.get_ref().sync_data().map_err(err)?;
+        let json =
+            serde_json::to_vec(&self.record).map_err(|e| ClientError::Integrity(e.to_string()))?;
+        write_atomic(&self.meta_path, &json, 0o600)
+    }
+}
+
+/// Fetch k verified shards of one chunk and decode it.
+async fn fetch_chunk(
+    pool: Arc<NodePool>,
+    manifest: Arc<Manifest>,
+    dk: Arc<DataKey>,
+    c: ChunkSources,
+) -> Result<(u64, Vec<u8>)> {
+    let index = c.chunk_index;
+    let entry: ChunkEntry = manifest
+        .chunks
+        .get(index as usize)
+        .cloned()
+        .ok_or_else(|| {
+            ClientError::Integrity(format!(
+                "the gateway sent sources for unknown chunk {index}"
+            ))
+        })?;
+    let profile: ErasureProfile = manifest.profile;
+    let (k, total) = (profile.data_shards(), profile.total_shards());
+    // Candidates: one list per shard of nodes holding it, fastest first; shards ordered by
+    // their best node's speed.
+    let mut per_shard: Vec<(usize, Vec<NodeTarget>)> = Vec::new();
+    for s in c.shards {
+        let i = s.shard_index as usize;
+        if i >= total || s.sources.is_empty() {
+            continue;
+        }
+        let mut ranked: Vec<(String, usize)> = s
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(j, t)| (t.node_id.clone(), j))
+            .collect();
+        pool.rank(&mut ranked);
+        per_shard.push((
+            i,
+            ranked
+                .into_iter()
+                .map(|(_, j)| s.sources[j].clone())
+                .collect(),
+        ));
+    }
+    let mut order: Vec<(String, usize)> = per_shard
+        .iter()
+        .enumerate()
+        .map(|(p, (_, t))| (t[0].node_id.clone(), p))
+        .collect();
+    pool.rank(&mut order);
+    let mut queue: std::collections::VecDeque<(usize, Vec<NodeTarget>)> = order
+        .into_iter()
+        .map(|(_, p)| std::mem::take(&mut per_shard[p]))
+        .collect();
+
+    let size = entry.shard_size as usize;
+    let fetch = |i: usize, mut sources: Vec<NodeTarget>| {
+        let pool = pool.clone();
+        let id = entry.shards[i];
+        async move {
+            let t = sources.remove(0);
+            let r = pool
+                .get(&t.node_id, &t.address, id, t.grant.clone(), size)
+                .await;
+            (i, sources, r)
+        }
+    };
+    let mut shards: Vec<Option<Bytes>> = vec![None; total];
+    let mut have = 0;
+    let mut inflight = FuturesUnordered::new();
+    let mut last_err = None;
+    while inflight.len() < k + EXTRA_READS {
+        let Some((i, s)) = queue.pop_front() else {
+            break;
+        };
+        inflight.push(fetch(i, s));
+    }
+    while have < k {
+        let Some((i, rest, r)) = inflight.next().await else {
+            break;
+        };
+        match r {
+            Ok(data) if data.len() == size => {
+                shards[i] = Some(data);
+                have += 1;
+            }
+            other => {
+                last_err = Some(match other {
+                    Err(e) => e.to_string(),
+                    Ok(d) => format!("shard {i} has {} bytes, expected {size}", d.len()),
+                });
+                // Try the shard's next holder, else another shard.
+                if !rest.is_empty() {
+                    inflight.push(fetch(i, rest));
+                } else if let Some((j, s)) = queue.pop_front() {
+                    inflight.push(fetch(j, s));
+                }
+            }
+        }
+        while inflight.len() + have < k + EXTRA_READS {
+            let Some((j, s)) = queue.pop_front() else {
+                break;
+            };
+            inflight.push(fetch(j, s));
+        }
+    }
+    drop(inflight); // cancels the slowest fetches
+    if have < k {
+        return Err(ClientError::Quorum(format!(
+            "chunk {index}: only {have} of the {k} shards needed could be read{}",
+            last_err
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
+        )));
+    }
+    let object: ObjectId = manifest.object_id;
+    tokio::task::spawn_blocking(move || {
+        let mut dec = ChunkDecoder::new(profile)?;
+        let refs: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
+        let out = dec.decode(&object, &entry, &refs, Some(&dk))?;
+        Ok((index, out.data.to_vec()))
+    })
+    .await
+    .map_err(|e| ClientError::Integrity(format!("decoder: {e}")))?
+}

@@ -1,0 +1,323 @@
+//! Connections to storage nodes: one HTTP/2 channel per node, how fast each node has been,
+//! and an adaptive cap on concurrent shard transfers.
+//!
+//! The cap follows AIMD, as TCP does: every success lets it grow by one transfer per "round"
+//! (per `limit` successes), every timeout or transport failure halves it. A home router or a
+//! slow uplink therefore settles at the concurrency it can carry instead of timing out, and
+//! a fast link ramps up to the configured maximum.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cyxcloud_core::ChunkId;
+use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
+use cyxcloud_proto::chunk::{GetChunkRequest, StoreChunkRequest};
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+
+use crate::error::{ClientError, Result};
+
+/// AIMD concurrency limiter.
+pub struct Limiter {
+    state: Mutex<LimState>,
+    notify: Notify,
+    max: usize,
+}
+
+struct LimState {
+    limit: f64,
+    in_flight: usize,
+}
+
+pub struct Permit<'a> {
+    lim: &'a Limiter,
+    done: bool,
+}
+
+impl Limiter {
+    pub fn new(max: usize) -> Self {
+        let max = max.max(1);
+        Limiter {
+            state: Mutex::new(LimState {
+                limit: max.min(8) as f64,
+                in_flight: 0,
+            }),
+            notify: Notify::new(),
+            max,
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.lock().limit as usize
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LimState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub async fn acquire(&self) -> Permit<'_> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut s = self.lock();
+                if (s.in_flight as f64) < s.limit.floor().max(1.0) {
+                    s.in_flight += 1;
+                    return Permit {
+                        lim: self,
+                        done: false,
+                    };
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn release(&self, outcome: Option<bool>) {
+        let mut s = self.lock();
+        s.in_flight -= 1;
+        match outcome {
+            Some(true) => s.limit = (s.limit + 1.0 / s.limit.max(1.0)).min(self.max as f64),
+            Some(false) => s.limit = (s.limit / 2.0).max(1.0),
+            None => {}
+        }
+        drop(s);
+        self.notify.notify_waiters();
+    }
+}
+
+impl Permit<'_> {
+    /// Report how the transfer went: `true` success, `false` congestion (timeout, reset).
+    pub fn finish(mut self, ok: bool) {
+        self.done = true;
+        self.lim.release(Some(ok));
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.lim.release(None);
+        }
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct NodeStats {
+    /// Smoothed seconds per MiB (lower is faster); 0 = unknown.
+    secs_per_mib: f64,
+    failures: u32,
+}
+
+/// Shared by every transfer of a client.
+pub struct NodePool {
+    channels: Mutex<HashMap<String, Channel>>,
+    stats: Mutex<HashMap<String, NodeStats>>,
+    pub limiter: Limiter,
+    max_message: usize,
+}
+
+impl NodePool {
+    pub fn new(max_connections: usize) -> Arc<Self> {
+        Arc::new(NodePool {
+            channels: Mutex::new(HashMap::new()),
+            stats: Mutex::new(HashMap::new()),
+            limiter: Limiter::new(max_connections),
+            max_message: 1 << 30,
+        })
+    }
+
+    fn client(&self, address: &str) -> Result<ChunkServiceClient<Channel>> {
+        let mut c = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let ch = match c.get(address) {
+            Some(ch) => ch.clone(),
+            None => {
+                let url = if address.contains("://") {
+                    address.to_string()
+                } else {
+                    format!("http://{address}")
+                };
+                let ch = cyxcloud_proto::limits::shard_endpoint(url)
+                    .map_err(|e| ClientError::Unreachable(format!("node {address}: {e}")))?
+                    .connect_lazy();
+                c.insert(address.to_string(), ch.clone());
+                ch
+            }
+        };
+        Ok(ChunkServiceClient::new(ch)
+            .max_decoding_message_size(self.max_message)
+            .max_encoding_message_size(self.max_message))
+    }
+
+    /// Order node ids fastest first (unknown nodes in the middle, failing ones last).
+    pub fn rank(&self, nodes: &mut [(String, usize)]) {
+        let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let score = |id: &str| {
+            let st = s.get(id).copied().unwrap_or_default();
+            let base = if st.secs_per_mib == 0.0 {
+                0.05
+            } else {
+                st.secs_per_mib
+            };
+            base * (1.0 + st.failures as f64 * 4.0)
+        };
+        nodes.sort_by(|a, b| score(&a.0).total_cmp(&score(&b.0)));
+    }
+
+    fn record(&self, node: &str, bytes: usize, took: Duration, ok: bool) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let st = s.entry(node.to_string()).or_default();
+        if ok {
+            let spm = took.as_secs_f64() / (bytes.max(4096) as f64 / 1048576.0);
+            st.secs_per_mib = if st.secs_per_mib == 0.0 {
+                spm
+            } else {
+                st.secs_per_mib * 0.7 + spm * 0.3
+            };
+            st.failures = st.failures.saturating_sub(1);
+        } else {
+            st.failures = (st.failures + 1).min(8);
+        }
+    }
+
+    /// How long to wait for a transfer of `bytes` before calling the node too slow: generous
+    /// for slow links (64 KiB/s floor), bounded so a dead node is abandoned.
+    pub fn deadline(bytes: usize) -> Duration {
+        Duration::from_secs(15) + Duration::from_secs_f64(bytes as f64 / (64.0 * 1024.0))
+    }
+
+    pub async fn store(
+        &self,
+        node: &str,
+        address: &str,
+        id: ChunkId,
+        data: Bytes,
+        grant: Bytes,
+    ) -> Result<()> {
+        let len = data.len();
+        let mut c = self.client(address)?;
+        let permit = self.limiter.acquire().await;
+        let t = Instant::now();
+        let r = tokio::time::timeout(
+            Self::deadline(len),
+            c.store_chunk(StoreChunkRequest {
+                chunk_id: Some(id.into()),
+                data,
+                metadata: None,
+                grant,
+            }),
+        )
+        .await;
+        let out = match r {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(s)) => Err(node_err(node, s)),
+            Err(_) => Err(ClientError::Unreachable(format!("node {node} timed out"))),
+        };
+        self.record(node, len, t.elapsed(), out.is_ok());
+        permit.finish(!matches!(out, Err(ClientError::Unreachable(_))));
+        out
+    }
+
+    /// Fetch one shard and check it against its id; a corrupt shard is an error.
+    pub async fn get(
+        &self,
+        node: &str,
+        address: &str,
+        id: ChunkId,
+        grant: Bytes,
+        size_hint: usize,
+    ) -> Result<Bytes> {
+        let mut c = self.client(address)?;
+        let permit = self.limiter.acquire().await;
+        let t = Instant::now();
+        let r = tokio::time::timeout(
+            Self::deadline(size_hint),
+            c.get_chunk(GetChunkRequest {
+                chunk_id: Some(id.into()),
+                grant,
+            }),
+        )
+        .await;
+        let out = match r {
+            Ok(Ok(resp)) => {
+                let data = resp.into_inner().data;
+                let check = data.clone();
+                let ok = tokio::task::spawn_blocking(move || ChunkId::of(&check) == id)
+                    .await
+                    .unwrap_or(false);
+                if ok {
+                    Ok(data)
+                } else {
+                    Err(ClientError::Integrity(format!(
+                        "node {node} returned a corrupt shard {id}"
+                    )))
+                }
+            }
+            Ok(Err(s)) => Err(node_err(node, s)),
+            Err(_) => Err(ClientError::Unreachable(format!("node {node} timed out"))),
+        };
+        self.record(node, size_hint, t.elapsed(), out.is_ok());
+        permit.finish(!matches!(out, Err(ClientError::Unreachable(_))));
+        out
+    }
+}
+
+fn node_err(node: &str, s: tonic::Status) -> ClientError {
+    match s.code() {
+        tonic::Code::Unavailable
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::Cancelled
+        | tonic::Code::Unknown => ClientError::Unreachable(format!("node {node}: {}", s.message())),
+        _ => ClientError::Gateway {
+            status: 502,
+            code: format!("{:?}", s.code()),
+            message: format!("node {node}: {}", s.message()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn limiter_grows_on_success_and_halves_on_congestion() {
+        let l = Limiter::new(32);
+        assert_eq!(l.limit(), 8);
+        // One more transfer per round of `limit` successes: 8 -> 32 takes ~480.
+        for _ in 0..100 {
+            l.acquire().await.finish(true);
+        }
+        let mid = l.limit();
+        assert!(mid > 8 && mid < 32, "grows gradually, got {mid}");
+        for _ in 0..1000 {
+            l.acquire().await.finish(true);
+        }
+        assert_eq!(l.limit(), 32, "capped at the maximum");
+        l.acquire().await.finish(false);
+        assert_eq!(l.limit(), 16);
+        for _ in 0..10 {
+            l.acquire().await.finish(false);
+        }
+        assert_eq!(l.limit(), 1, "never below one");
+    }
+
+    #[tokio::test]
+    async fn limiter_bounds_concurrency() {
+        let l = Arc::new(Limiter::new(2));
+        let a = l.acquire().await;
+        let _b = l.acquire().await;
+        let l2 = l.clone();
+        let waiter = tokio::spawn(async move {
+            let _c = l2.acquire().await;
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "a third transfer must wait");
+        drop(a);
+        tokio::time::timeout(Duration::from_secs(2), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
