@@ -29,6 +29,8 @@ pub struct Limiter {
 struct LimState {
     limit: f64,
     in_flight: usize,
+    /// Until the first congestion signal the limit grows by one per success (slow start).
+    slow_start: bool,
 }
 
 pub struct Permit<'a> {
@@ -43,6 +45,7 @@ impl Limiter {
             state: Mutex::new(LimState {
                 limit: max.min(8) as f64,
                 in_flight: 0,
+                slow_start: true,
             }),
             notify: Notify::new(),
             max,
@@ -78,8 +81,18 @@ impl Limiter {
         let mut s = self.lock();
         s.in_flight -= 1;
         match outcome {
-            Some(true) => s.limit = (s.limit + 1.0 / s.limit.max(1.0)).min(self.max as f64),
-            Some(false) => s.limit = (s.limit / 2.0).max(1.0),
+            Some(true) => {
+                let step = if s.slow_start {
+                    1.0
+                } else {
+                    1.0 / s.limit.max(1.0)
+                };
+                s.limit = (s.limit + step).min(self.max as f64);
+            }
+            Some(false) => {
+                s.slow_start = false;
+                s.limit = (s.limit / 2.0).max(1.0);
+            }
             None => {}
         }
         drop(s);
@@ -285,18 +298,22 @@ mod tests {
     async fn limiter_grows_on_success_and_halves_on_congestion() {
         let l = Limiter::new(32);
         assert_eq!(l.limit(), 8);
-        // One more transfer per round of `limit` successes: 8 -> 32 takes ~480.
-        for _ in 0..100 {
+        // Slow start: one more per success until the first congestion signal.
+        for _ in 0..10 {
             l.acquire().await.finish(true);
         }
-        let mid = l.limit();
-        assert!(mid > 8 && mid < 32, "grows gradually, got {mid}");
-        for _ in 0..1000 {
+        assert_eq!(l.limit(), 18);
+        for _ in 0..100 {
             l.acquire().await.finish(true);
         }
         assert_eq!(l.limit(), 32, "capped at the maximum");
         l.acquire().await.finish(false);
         assert_eq!(l.limit(), 16);
+        // Then one more per round of `limit` successes.
+        for _ in 0..17 {
+            l.acquire().await.finish(true);
+        }
+        assert_eq!(l.limit(), 17, "about one per round of 16");
         for _ in 0..10 {
             l.acquire().await.finish(false);
         }
