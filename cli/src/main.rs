@@ -189,15 +189,9 @@ fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return std::process::ExitCode::from(exit::ERROR);
-        }
+        Err(code) => return code,
     };
     match rt.block_on(commands::dispatch(cli.global, cli.cmd)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -206,6 +200,16 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(exit_code(&e))
         }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: starting the runtime: {e}");
+            std::process::ExitCode::from(exit::ERROR)
+        })
 }
 
 /// The error and its causes on one line.
@@ -222,15 +226,9 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn run_service(f: impl std::future::Future<Output = Result<(), String>>) -> std::process::ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the runtime: {e}");
-            return std::process::ExitCode::from(exit::ERROR);
-        }
+        Err(code) => return code,
     };
     match rt.block_on(f) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -226,19 +226,7 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
     let client = ctx.client().await?;
     let base = key.rsplit('/').next().unwrap_or(&key).to_string();
     let dest = match a.output {
-        Some(o) if o.as_os_str() == "-" => {
-            let out = std::io::stdout().lock();
-            client
-                .download(
-                    &bucket,
-                    &key,
-                    None,
-                    &mut WriteSink(std::io::BufWriter::new(out)),
-                    None,
-                )
-                .await?;
-            return Ok(());
-        }
+        Some(o) if o.as_os_str() == "-" => return to_stdout(&client, &bucket, &key).await,
         Some(o) if o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/') => {
             std::fs::create_dir_all(&o)
                 .map_err(|e| ClientError::io(format!("creating {}", o.display()), e))?;
@@ -259,16 +247,11 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
 
 pub async fn cat(ctx: &Ctx, uri: &str) -> Result<()> {
     let (bucket, key) = parse_uri(uri)?;
-    let client = ctx.client().await?;
-    let out = std::io::stdout().lock();
-    client
-        .download(
-            &bucket,
-            &key,
-            None,
-            &mut WriteSink(std::io::BufWriter::new(out)),
-            None,
-        )
-        .await?;
+    to_stdout(&ctx.client().await?, &bucket, &key).await
+}
+
+async fn to_stdout(client: &cyxcloud_client::Client, bucket: &str, key: &str) -> Result<()> {
+    let mut sink = WriteSink(std::io::BufWriter::new(std::io::stdout().lock()));
+    client.download(bucket, key, None, &mut sink, None).await?;
     Ok(())
 }
