@@ -883,27 +883,30 @@ impl Db {
     async fn commit_once(&self, o: &NewObject<'_>) -> Result<Option<String>> {
         let (mut tx, _writer) = self.tx().await?;
         // Serialise commits of one owner so concurrent uploads cannot both pass the quota.
+        // One statement reads everything the commit decides on: the writer lock is held for
+        // every round trip, so fewer round trips is more commits per second.
         let lock = match self.dialect {
             Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE",
+            Dialect::Postgres => " FOR UPDATE OF u",
         };
-        let (quota, used): (i64, i64) = sqlx::query_as(&format!(
-            "SELECT quota_bytes, used_bytes FROM users WHERE id = $1{lock}"
+        let (quota, used, bucket_exists, old_id, old_size): (
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        ) = sqlx::query_as(&format!(
+            "SELECT u.quota_bytes, u.used_bytes, \
+                    (SELECT CAST(1 AS BIGINT) FROM buckets WHERE name = $2), o.object_id, o.size \
+             FROM users u LEFT JOIN objects o ON o.bucket = $2 AND o.key = $3 \
+             WHERE u.id = $1{lock}"
         ))
         .bind(o.owner_id)
+        .bind(o.bucket)
+        .bind(o.key)
         .fetch_one(&mut *tx)
         .await?;
-        let old: Option<(String, i64)> =
-            sqlx::query_as("SELECT object_id, size FROM objects WHERE bucket = $1 AND key = $2")
-                .bind(o.bucket)
-                .bind(o.key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let bucket_exists: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM buckets WHERE name = $1")
-                .bind(o.bucket)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let old: Option<(String, i64)> = old_id.zip(old_size);
         if bucket_exists.is_none() {
             return Err(GatewayError::NoSuchBucket);
         }
