@@ -264,6 +264,7 @@ Register-ArgumentCompleter -Native -CommandName 'cyxcloud' -ScriptBlock {
             [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'key')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output file or directory, or `-` for stdout (default: the key''s file name here)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output file or directory, or `-` for stdout (default: the key''s file name here)')
+            [CompletionResult]::new('--range', '--range', [CompletionResultType]::ParameterName, 'Only bytes START-END (inclusive, as in HTTP Range) or START- ; fetches only the chunks the range touches')
             [CompletionResult]::new('--config-profile', '--config-profile', [CompletionResultType]::ParameterName, 'Configuration profile to use [env: CYXCLOUD_PROFILE]')
             [CompletionResult]::new('--gateway', '--gateway', [CompletionResultType]::ParameterName, 'Gateway URL, overriding the profile [env: CYXCLOUD_GATEWAY]')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Upper bound on concurrent shard transfers (adapts below it to the link)')

@@ -370,7 +370,7 @@ _cyxcloud() {
             return 0
             ;;
         cyxcloud__subcmd__download)
-            opts="-k -o -q -h -V --key --output --config-profile --gateway --max-connections --quiet --json --help --version"
+            opts="-k -o -q -h -V --key --output --range --config-profile --gateway --max-connections --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,6 +389,10 @@ _cyxcloud() {
                     return 0
                     ;;
                 -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --range)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

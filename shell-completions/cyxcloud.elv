@@ -243,6 +243,7 @@ set edit:completion:arg-completer[cyxcloud] = {|@words|
             cand --key 'key'
             cand -o 'Output file or directory, or `-` for stdout (default: the key''s file name here)'
             cand --output 'Output file or directory, or `-` for stdout (default: the key''s file name here)'
+            cand --range 'Only bytes START-END (inclusive, as in HTTP Range) or START- ; fetches only the chunks the range touches'
             cand --config-profile 'Configuration profile to use [env: CYXCLOUD_PROFILE]'
             cand --gateway 'Gateway URL, overriding the profile [env: CYXCLOUD_GATEWAY]'
             cand --max-connections 'Upper bound on concurrent shard transfers (adapts below it to the link)'

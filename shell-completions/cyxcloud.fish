@@ -168,6 +168,7 @@ complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand upload" -s h -l help -
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand upload" -s V -l version -d 'Print version'
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand download" -s k -l key -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand download" -s o -l output -d 'Output file or directory, or `-` for stdout (default: the key\'s file name here)' -r -F
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand download" -l range -d 'Only bytes START-END (inclusive, as in HTTP Range) or START- ; fetches only the chunks the range touches' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand download" -l config-profile -d 'Configuration profile to use [env: CYXCLOUD_PROFILE]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand download" -l gateway -d 'Gateway URL, overriding the profile [env: CYXCLOUD_GATEWAY]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand download" -l max-connections -d 'Upper bound on concurrent shard transfers (adapts below it to the link)' -r

@@ -48,6 +48,29 @@ pub struct DownloadArgs {
     /// Output file or directory, or `-` for stdout (default: the key's file name here)
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Only bytes START-END (inclusive, as in HTTP Range) or START- ; fetches only the
+    /// chunks the range touches
+    #[arg(long, value_name = "START-END")]
+    pub range: Option<String>,
+}
+
+/// `a-b` (inclusive) or `a-` into a half-open range; `None` end means to the object's end.
+fn parse_range(r: &str) -> Result<(u64, Option<u64>)> {
+    let bad =
+        || ClientError::InvalidArgument(format!("--range {r:?}: expected START-END or START-"));
+    let (a, b) = r.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b = match b.trim() {
+        "" => None,
+        b => {
+            let b: u64 = b.parse().map_err(|_| bad())?;
+            if b < a {
+                return Err(bad().into());
+            }
+            Some(b + 1)
+        }
+    };
+    Ok((a, b))
 }
 
 /// A progress bar on stderr when it is a terminal and --quiet is off.
@@ -223,10 +246,16 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
             "no key: give cyx://bucket/key or -k KEY".into()
         ));
     }
+    let range = a.range.as_deref().map(parse_range).transpose()?;
     let client = ctx.client().await?;
+    let range = match range {
+        Some((start, Some(end))) => Some((start, end)),
+        Some((start, None)) => Some((start, client.stat(&bucket, &key).await?.size)),
+        None => None,
+    };
     let base = key.rsplit('/').next().unwrap_or(&key).to_string();
     let dest = match a.output {
-        Some(o) if o.as_os_str() == "-" => return to_stdout(&client, &bucket, &key).await,
+        Some(o) if o.as_os_str() == "-" => return to_stdout(&client, &bucket, &key, range).await,
         Some(o) if o.is_dir() || o.as_os_str().to_string_lossy().ends_with('/') => {
             std::fs::create_dir_all(&o)
                 .map_err(|e| ClientError::io(format!("creating {}", o.display()), e))?;
@@ -236,7 +265,13 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
         None => PathBuf::from(&base),
     };
     let (progress, pb) = bar(ctx, &format!("Downloading: {key}"));
-    let r = client.download_file(&bucket, &key, &dest, progress).await;
+    let r = match range {
+        None => client
+            .download_file(&bucket, &key, &dest, progress)
+            .await
+            .map(|_| ()),
+        Some(r) => range_to_file(&client, &bucket, &key, r, &dest, progress).await,
+    };
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -247,11 +282,48 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
 
 pub async fn cat(ctx: &Ctx, uri: &str) -> Result<()> {
     let (bucket, key) = parse_uri(uri)?;
-    to_stdout(&ctx.client().await?, &bucket, &key).await
+    to_stdout(&ctx.client().await?, &bucket, &key, None).await
 }
 
-async fn to_stdout(client: &cyxcloud_client::Client, bucket: &str, key: &str) -> Result<()> {
+async fn to_stdout(
+    client: &cyxcloud_client::Client,
+    bucket: &str,
+    key: &str,
+    range: Option<(u64, u64)>,
+) -> Result<()> {
     let mut sink = WriteSink(std::io::BufWriter::new(std::io::stdout().lock()));
-    client.download(bucket, key, None, &mut sink, None).await?;
+    client.download(bucket, key, range, &mut sink, None).await?;
     Ok(())
+}
+
+/// A byte range into a file: written beside it and renamed once complete.
+async fn range_to_file(
+    client: &cyxcloud_client::Client,
+    bucket: &str,
+    key: &str,
+    range: (u64, u64),
+    dest: &Path,
+    progress: Option<ProgressFn>,
+) -> Result<(), cyxcloud_client::ClientError> {
+    let mut tmp = dest.as_os_str().to_owned();
+    tmp.push(".cyxpart");
+    let tmp = PathBuf::from(tmp);
+    let f = std::fs::File::create(&tmp)
+        .map_err(|e| ClientError::io(format!("creating {}", tmp.display()), e))?;
+    let mut sink = WriteSink(std::io::BufWriter::new(f));
+    let r = client
+        .download(bucket, key, Some(range), &mut sink, progress)
+        .await;
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let f = sink
+        .0
+        .into_inner()
+        .map_err(|e| ClientError::io(format!("writing {}", tmp.display()), e.into_error()))?;
+    f.sync_all()
+        .map_err(|e| ClientError::io(format!("syncing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, dest)
+        .map_err(|e| ClientError::io(format!("renaming to {}", dest.display()), e))
 }

@@ -17,9 +17,14 @@ fn committed_completions_match_the_cli() {
             .unwrap();
         assert!(out.status.success());
         let committed = std::fs::read(dir.join(file)).unwrap_or_default();
+        let fresh = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(file);
+        if committed != out.stdout {
+            std::fs::write(&fresh, &out.stdout).unwrap();
+        }
         assert!(
             committed == out.stdout,
-            "shell-completions/{file} is out of date: run scripts/completions"
+            "shell-completions/{file} is out of date (generated: {}): run scripts/completions",
+            fresh.display()
         );
     }
 }

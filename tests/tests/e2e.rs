@@ -234,6 +234,38 @@ fn local_network_end_to_end() {
     };
     check_all(&dev, "all-up");
 
+    // Byte ranges: across a chunk boundary, to a file and to stdout, and open-ended.
+    let expect = &data(CHUNK + 10, 6)[CHUNK - 6..CHUNK + 10];
+    let out = root.path().join("range.out");
+    let r = format!("{}-{}", CHUNK - 6, CHUNK + 9);
+    dev.ok(&[
+        "download",
+        "cyx://e2e/f5.bin",
+        "--range",
+        &r,
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out).unwrap(), expect);
+    let o = dev.run(&["download", "cyx://e2e/f5.bin", "--range", &r, "-o", "-"]);
+    assert!(o.status.success());
+    assert_eq!(o.stdout, expect);
+    let o = dev.run(&[
+        "download",
+        "cyx://e2e/f4.bin",
+        "--range",
+        &format!("{CHUNK}-"),
+        "-o",
+        "-",
+    ]);
+    assert_eq!(o.stdout, &data(CHUNK + 1, 5)[CHUNK..]);
+    assert_eq!(
+        dev.run(&["download", "cyx://e2e/f5.bin", "--range", "9-3", "-o", "-"])
+            .status
+            .code(),
+        Some(2)
+    );
+
     // stdin upload, cat to stdout, stat and listings in JSON.
     let mut c = dev.cli();
     let mut child = c
