@@ -382,6 +382,36 @@ mod tests {
     }
 
     #[test]
+    fn auto_uses_the_os_keyring_when_it_answers_and_the_file_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SecretStore::open(&settings(dir.path(), "auto")).unwrap();
+        let p = Passphrase::fixed("pass phrase for the fallback");
+        let service = match &s.backend {
+            Backend::Keyring { service } => service.clone(),
+            Backend::File { .. } => {
+                // No keyring on this machine: the fallback must carry the secrets.
+                s.set(SecretName::ApiKey, "cyxk_live_fallback", &p).unwrap();
+                assert!(dir.path().join("secrets.enc").exists());
+                return;
+            }
+        };
+        assert!(keyring_works(&service));
+        s.set(SecretName::ApiKey, "cyxk_live_in_keyring", &p)
+            .unwrap();
+        assert_eq!(
+            s.get(SecretName::ApiKey, &p).unwrap().unwrap().expose(),
+            "cyxk_live_in_keyring"
+        );
+        assert!(!dir.path().join("secrets.enc").exists(), "nothing on disk");
+        // Another config home is another keyring namespace.
+        let other = tempfile::tempdir().unwrap();
+        let s2 = SecretStore::open(&settings(other.path(), "keyring")).unwrap();
+        assert!(s2.get(SecretName::ApiKey, &p).unwrap().is_none());
+        s.delete(SecretName::ApiKey, &p).unwrap();
+        assert!(s.get(SecretName::ApiKey, &p).unwrap().is_none());
+    }
+
+    #[test]
     fn unknown_store_kinds_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(SecretStore::open(&settings(dir.path(), "plaintext")).is_err());

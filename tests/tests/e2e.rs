@@ -432,9 +432,22 @@ fn local_network_end_to_end() {
     );
     std::fs::remove_file(&out).unwrap();
 
-    // Kill 6 of the 14 nodes: every download still returns the right bytes.
+    // Two nodes die just before an upload: their shards fail, the chunks still reach the
+    // write quorum (11 of 14) on the rest, and the object reads back.
     let pids = dev.node_pids();
-    for p in &pids[..6] {
+    for p in &pids[..2] {
+        kill9(*p);
+    }
+    let late = files.join("late.bin");
+    let late_data = data(3 * CHUNK + 5, 11);
+    std::fs::write(&late, &late_data).unwrap();
+    dev.ok(&["upload", late.to_str().unwrap(), "-b", "e2e"]);
+    let out = root.path().join("late.out");
+    dev.ok(&["download", "cyx://e2e/late.bin", "-o", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&out).unwrap(), late_data);
+
+    // Kill 6 of the 14 nodes: every download still returns the right bytes.
+    for p in &pids[2..6] {
         kill9(*p);
     }
     check_all(&dev, "six-down");
