@@ -443,7 +443,12 @@ fn local_network_end_to_end() {
     std::fs::write(&late, &late_data).unwrap();
     dev.ok(&["upload", late.to_str().unwrap(), "-b", "e2e"]);
     let out = root.path().join("late.out");
-    dev.ok(&["download", "cyx://e2e/late.bin", "-o", out.to_str().unwrap()]);
+    dev.ok(&[
+        "download",
+        "cyx://e2e/late.bin",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(std::fs::read(&out).unwrap(), late_data);
 
     // Kill 6 of the 14 nodes: every download still returns the right bytes.
@@ -465,4 +470,46 @@ fn local_network_end_to_end() {
     assert!(err.contains("NETWORK_QUORUM_FAILED"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one clear line: {err}");
     assert!(!out.exists(), "a partial download must not look complete");
+
+    // Ctrl-C stops every process cleanly; running it again reuses the data and the account.
+    let api_key = dev.creds["api_key"].clone();
+    let pids = dev.node_pids();
+    let mut dev = dev;
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &dev.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = dev.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "cyxcloud dev did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    for p in pids {
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists()
+                || std::fs::read_to_string(format!("/proc/{p}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z"),
+            "node {p} still running"
+        );
+    }
+    drop(dev);
+    let dev = Dev::start(root.path());
+    assert_eq!(
+        dev.creds["api_key"], api_key,
+        "the development key is reused"
+    );
+    let o = dev.run(&["cat", "cyx://e2e/f1.bin"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, data(1, 2));
 }
