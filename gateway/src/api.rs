@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
@@ -73,19 +73,17 @@ fn ok(v: Value) -> Result<(StatusCode, Value)> {
 
 /// The caller, from a Bearer token or an API key.
 async fn caller(st: &AppState, h: &HeaderMap) -> Result<Principal> {
-    if let Some(t) = h
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return st.secrets.verify_access(t.trim());
-    }
-    if let Some(k) = h.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return auth::principal_for_api_key(&st.db, k.trim()).await;
-    }
-    Err(GatewayError::Unauthenticated(
-        "send Authorization: Bearer <token> or X-API-Key".into(),
-    ))
+    let header = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+    auth::bearer_or_api_key(
+        &st.db,
+        &st.secrets,
+        header("authorization"),
+        header("x-api-key"),
+    )
+    .await?
+    .ok_or_else(|| {
+        GatewayError::Unauthenticated("send Authorization: Bearer <token> or X-API-Key".into())
+    })
 }
 
 fn user_json(u: &db::User) -> Value {

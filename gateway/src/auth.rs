@@ -278,6 +278,24 @@ pub async fn principal_for_api_key(db: &Db, key: &str) -> Result<Principal> {
     })
 }
 
+/// The caller named by a Bearer token (in the raw `Authorization` value) or an API key,
+/// `None` when the request carries neither. Invalid credentials are an error, never
+/// anonymous access. Every front end (S3, REST, gRPC) authenticates through this.
+pub async fn bearer_or_api_key(
+    db: &Db,
+    secrets: &Secrets,
+    authorization: Option<&str>,
+    api_key: Option<&str>,
+) -> Result<Option<Principal>> {
+    if let Some(t) = authorization.and_then(|v| v.strip_prefix("Bearer ")) {
+        return secrets.verify_access(t.trim()).map(Some);
+    }
+    match api_key {
+        Some(k) => principal_for_api_key(db, k.trim()).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The principal and SigV4 secret of an access key id.
 pub async fn sigv4_secret(
     db: &Db,

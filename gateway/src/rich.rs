@@ -36,15 +36,10 @@ pub struct GatewayServiceImpl {
     pub signer: Arc<Signer>,
 }
 
-fn hex_object_id(id: &ObjectId) -> String {
-    id.to_hex()
-}
-
 fn object_id_of(u: &Upload) -> Result<ObjectId> {
-    let mut b = [0u8; 16];
-    hex::decode_to_slice(&u.object_id, &mut b)
-        .map_err(|_| GatewayError::Internal("upload object id".into()))?;
-    Ok(ObjectId(b))
+    u.object_id
+        .parse()
+        .map_err(|_| GatewayError::Internal("upload object id".into()))
 }
 
 fn profile_of(u: &Upload) -> Result<ErasureProfile> {
@@ -91,21 +86,25 @@ fn begin_response(u: &Upload) -> Result<BeginUploadResponse> {
 }
 
 impl GatewayServiceImpl {
-    async fn principal<T>(&self, req: &Request<T>) -> Result<Principal> {
+    /// The caller, if the request names one; invalid credentials are an error.
+    async fn caller<T>(&self, req: &Request<T>) -> Result<Option<Principal>> {
         let m = req.metadata();
-        if let Some(t) = m
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        {
-            return self.st.secrets.verify_access(t.trim());
-        }
-        if let Some(k) = m.get("x-api-key").and_then(|v| v.to_str().ok()) {
-            return auth::principal_for_api_key(&self.st.db, k.trim()).await;
-        }
-        Err(GatewayError::Unauthenticated(
-            "send authorization: Bearer <token> or x-api-key metadata".into(),
-        ))
+        let get = |n: &str| m.get(n).and_then(|v| v.to_str().ok());
+        auth::bearer_or_api_key(
+            &self.st.db,
+            &self.st.secrets,
+            get("authorization"),
+            get("x-api-key"),
+        )
+        .await
+    }
+
+    async fn principal<T>(&self, req: &Request<T>) -> Result<Principal> {
+        self.caller(req).await?.ok_or_else(|| {
+            GatewayError::Unauthenticated(
+                "send authorization: Bearer <token> or x-api-key metadata".into(),
+            )
+        })
     }
 
     async fn bucket(&self, name: &str) -> Result<Bucket> {
@@ -212,12 +211,7 @@ impl GatewayServiceImpl {
                 ));
             }
         };
-        if self
-            .st
-            .db
-            .object_id_in_use(&hex_object_id(&object_id))
-            .await?
-        {
+        if self.st.db.object_id_in_use(&object_id.to_hex()).await? {
             return Err(GatewayError::Conflict(
                 "object_id is already in use; pick a fresh one".into(),
             ));
@@ -229,7 +223,7 @@ impl GatewayServiceImpl {
             bucket: b.name.clone(),
             key: r.key.clone(),
             owner_id: b.owner_id.clone(),
-            object_id: hex_object_id(&object_id),
+            object_id: object_id.to_hex(),
             content_type: if r.content_type.is_empty() {
                 "application/octet-stream".into()
             } else {
@@ -639,7 +633,7 @@ impl GatewayService for GatewayServiceImpl {
         &self,
         req: Request<GetDownloadRequest>,
     ) -> std::result::Result<Response<GetDownloadResponse>, Status> {
-        let p = self.principal(&req).await.ok();
+        let p = self.caller(&req).await?;
         reply(self.download(p.as_ref(), req.into_inner()).await)
     }
 
@@ -647,7 +641,7 @@ impl GatewayService for GatewayServiceImpl {
         &self,
         req: Request<StatObjectRequest>,
     ) -> std::result::Result<Response<ObjectInfo>, Status> {
-        let p = self.principal(&req).await.ok();
+        let p = self.caller(&req).await?;
         let r = req.into_inner();
         let out = async {
             let b = self.bucket(&r.bucket).await?;
@@ -668,7 +662,7 @@ impl GatewayService for GatewayServiceImpl {
         &self,
         req: Request<ListObjectsRequest>,
     ) -> std::result::Result<Response<ListObjectsResponse>, Status> {
-        let p = self.principal(&req).await.ok();
+        let p = self.caller(&req).await?;
         let r = req.into_inner();
         let out = async {
             let b = self.bucket(&r.bucket).await?;

@@ -222,18 +222,16 @@ async fn authenticate(
     query: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<(Option<Principal>, Option<sigv4::Signed>)> {
-    if let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        && let Some(t) = v.strip_prefix("Bearer ")
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if let Some(p) = auth::bearer_or_api_key(
+        &st.db,
+        &st.secrets,
+        header("authorization"),
+        header("x-api-key"),
+    )
+    .await?
     {
-        return Ok((Some(st.secrets.verify_access(t.trim())?), None));
-    }
-    if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Ok((
-            Some(auth::principal_for_api_key(&st.db, k.trim()).await?),
-            None,
-        ));
+        return Ok((Some(p), None));
     }
     match sigv4::parse(headers, query) {
         None => {
