@@ -22,7 +22,7 @@ fn prompt_secret(what: &str) -> std::io::Result<String> {
 /// Everything a command needs: settings, the secret store and the passphrase source.
 pub struct Ctx {
     pub settings: Settings,
-    pub store: SecretStore,
+    pub store: Arc<SecretStore>,
     pub pass: Arc<Passphrase>,
     pub global: Global,
 }
@@ -34,7 +34,7 @@ impl Ctx {
             gateway_url: global.gateway.clone(),
             max_connections: global.max_connections,
         })?;
-        let store = SecretStore::open(&settings)?;
+        let store = Arc::new(SecretStore::open(&settings)?);
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         let pass = Arc::new(Passphrase::new(if interactive {
             Some(prompt_secret)
@@ -67,12 +67,11 @@ impl Ctx {
     }
 
     pub async fn client(&self) -> Result<Client> {
-        let store = SecretStore::open(&self.settings)?;
         Ok(Client::connect(
             self.api()?,
             self.settings.grpc_url.as_deref(),
             self.settings.max_connections,
-            Some(store),
+            Some(self.store.clone()),
             self.pass.clone(),
         )
         .await?)

@@ -425,20 +425,13 @@ async fn account(dir: &Path, gateway_url: &str) -> Result<Value> {
     Ok(creds)
 }
 
+/// `n` (at most 32) random bytes as hex, from the same generator as the keys.
 fn random_hex(n: usize) -> String {
-    let mut b = vec![0u8; n];
-    if getrandom_fill(&mut b).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        return format!("{:x}{:x}", t.as_nanos(), std::process::id());
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn getrandom_fill(b: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(b)
+    let k = cyxcloud_core::keys::MasterKey::generate();
+    k.expose()[..n.min(32)]
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// Point the CLI's "dev" profile (and the default profile when none exists) at the network.

@@ -67,7 +67,7 @@ fn parse_range(r: &str) -> Result<(u64, Option<u64>)> {
             if b < a {
                 return Err(bad().into());
             }
-            Some(b + 1)
+            Some(b.saturating_add(1))
         }
     };
     Ok((a, b))
@@ -248,11 +248,8 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
     }
     let range = a.range.as_deref().map(parse_range).transpose()?;
     let client = ctx.client().await?;
-    let range = match range {
-        Some((start, Some(end))) => Some((start, end)),
-        Some((start, None)) => Some((start, client.stat(&bucket, &key).await?.size)),
-        None => None,
-    };
+    // Open-ended: the engines clamp the end to the object's size.
+    let range = range.map(|(start, end)| (start, end.unwrap_or(u64::MAX)));
     let base = key.rsplit('/').next().unwrap_or(&key).to_string();
     let dest = match a.output {
         Some(o) if o.as_os_str() == "-" => return to_stdout(&client, &bucket, &key, range).await,
@@ -265,13 +262,9 @@ pub async fn download(ctx: &Ctx, a: DownloadArgs) -> Result<()> {
         None => PathBuf::from(&base),
     };
     let (progress, pb) = bar(ctx, &format!("Downloading: {key}"));
-    let r = match range {
-        None => client
-            .download_file(&bucket, &key, &dest, progress)
-            .await
-            .map(|_| ()),
-        Some(r) => range_to_file(&client, &bucket, &key, r, &dest, progress).await,
-    };
+    let r = client
+        .download_file(&bucket, &key, range, &dest, progress)
+        .await;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -294,36 +287,4 @@ async fn to_stdout(
     let mut sink = WriteSink(std::io::BufWriter::new(std::io::stdout().lock()));
     client.download(bucket, key, range, &mut sink, None).await?;
     Ok(())
-}
-
-/// A byte range into a file: written beside it and renamed once complete.
-async fn range_to_file(
-    client: &cyxcloud_client::Client,
-    bucket: &str,
-    key: &str,
-    range: (u64, u64),
-    dest: &Path,
-    progress: Option<ProgressFn>,
-) -> Result<(), cyxcloud_client::ClientError> {
-    let mut tmp = dest.as_os_str().to_owned();
-    tmp.push(".cyxpart");
-    let tmp = PathBuf::from(tmp);
-    let f = std::fs::File::create(&tmp)
-        .map_err(|e| ClientError::io(format!("creating {}", tmp.display()), e))?;
-    let mut sink = WriteSink(std::io::BufWriter::new(f));
-    let r = client
-        .download(bucket, key, Some(range), &mut sink, progress)
-        .await;
-    if let Err(e) = r {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    let f = sink
-        .0
-        .into_inner()
-        .map_err(|e| ClientError::io(format!("writing {}", tmp.display()), e.into_error()))?;
-    f.sync_all()
-        .map_err(|e| ClientError::io(format!("syncing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, dest)
-        .map_err(|e| ClientError::io(format!("renaming to {}", dest.display()), e))
 }

@@ -193,14 +193,18 @@ impl Api {
         }
     }
 
-    fn need_key(&self) -> Result<()> {
-        if self.api_key.is_none() {
-            return Err(ClientError::Config(
+    /// The API key, or the error that says how to configure one.
+    pub(crate) fn require_key(&self) -> Result<&str> {
+        self.api_key.as_deref().ok_or_else(|| {
+            ClientError::Config(
                 "no API key: run `cyxcloud configure`, `cyxcloud login`, or set CYXCLOUD_API_KEY"
                     .into(),
-            ));
-        }
-        Ok(())
+            )
+        })
+    }
+
+    fn need_key(&self) -> Result<()> {
+        self.require_key().map(|_| ())
     }
 
     async fn json<T: serde::de::DeserializeOwned>(&self, r: reqwest::RequestBuilder) -> Result<T> {

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use cyxcloud_core::keys::DataKey;
 use cyxcloud_core::manifest::ChunkEntry;
 use cyxcloud_core::pipeline::ChunkDecoder;
-use cyxcloud_core::{ErasureProfile, Manifest, ObjectId};
+use cyxcloud_core::{ErasureProfile, Manifest};
 use cyxcloud_proto::gateway::{ChunkSources, GetDownloadRequest, NodeTarget};
 use cyxcloud_proto::metadata::ObjectInfo;
 use futures_util::StreamExt;
@@ -208,16 +208,27 @@ impl Client {
         Ok(info)
     }
 
-    /// Download to a file: atomically, and resuming an interrupted download of the same
-    /// version of the object.
+    /// Download the object, or the byte range `[start, end)` of it, to a file: atomically,
+    /// and resuming an interrupted download of the same range of the same version.
     pub async fn download_file(
         &self,
         bucket: &str,
         key: &str,
+        range: Option<(u64, u64)>,
         dest: &Path,
         progress: Option<ProgressFn>,
     ) -> Result<ObjectInfo> {
         let info = self.stat(bucket, key).await?;
+        let (start, end) = match range {
+            Some((a, b)) => (a, b.min(info.size)),
+            None => (0, info.size),
+        };
+        if start > end || (range.is_some() && start >= end) {
+            return Err(ClientError::InvalidArgument(format!(
+                "range {start}-{end} is outside the object's {} bytes",
+                info.size
+            )));
+        }
         let part = sidecar(dest, "cyxpart");
         let meta_path = sidecar(dest, "cyxpart.json");
         let mut done = 0u64;
@@ -226,6 +237,7 @@ impl Client {
             && m.version == 1
             && m.etag == info.etag
             && m.size == info.size
+            && (m.start, m.end) == (start, end)
             && md.len() >= m.done
         {
             done = m.done;
@@ -248,20 +260,16 @@ impl Client {
                 version: 1,
                 etag: info.etag.clone(),
                 size: info.size,
+                start,
+                end,
                 done,
             },
             path: part.clone(),
             synced: done,
         };
-        if done < info.size {
-            self.download(
-                bucket,
-                key,
-                Some((done, info.size)),
-                &mut sink,
-                progress.clone(),
-            )
-            .await?;
+        if start + done < end {
+            self.download(bucket, key, Some((start + done, end)), &mut sink, progress)
+                .await?;
         }
         let f = sink
             .file
@@ -294,7 +302,10 @@ struct PartRecord {
     version: u32,
     etag: String,
     size: u64,
-    /// Bytes of the object already in the part file, all synced.
+    /// The byte range `[start, end)` being downloaded (the whole object: `0..size`).
+    start: u64,
+    end: u64,
+    /// Bytes of the range already in the part file, all synced.
     done: u64,
 }
 
@@ -318,7 +329,8 @@ impl Sink for FileSink {
     fn chunk_done(&mut self) -> Result<()> {
         // The record only ever claims synced bytes; syncing every chunk would cost more
         // than the re-download it saves.
-        if self.record.done < self.synced + SYNC_EVERY && self.record.done < self.record.size {
+        let complete = self.record.start + self.record.done >= self.record.end;
+        if self.record.done < self.synced + SYNC_EVERY && !complete {
             return Ok(());
         }
         self.synced = self.record.done;
@@ -398,59 +410,76 @@ async fn fetch_chunk(
     };
     let mut shards: Vec<Option<Bytes>> = vec![None; total];
     let mut have = 0;
-    let mut inflight = FuturesUnordered::new();
     let mut last_err = None;
-    while inflight.len() < k + EXTRA_READS {
-        let Some((i, s)) = queue.pop_front() else {
-            break;
-        };
-        inflight.push(fetch(i, s));
-    }
-    while have < k {
-        let Some((i, rest, r)) = inflight.next().await else {
-            break;
-        };
-        match r {
-            Ok(data) if data.len() == size => {
-                shards[i] = Some(data);
-                have += 1;
-            }
-            other => {
-                last_err = Some(match other {
-                    Err(e) => e.to_string(),
-                    Ok(d) => format!("shard {i} has {} bytes, expected {size}", d.len()),
-                });
-                // Try the shard's next holder, else another shard.
-                if !rest.is_empty() {
-                    inflight.push(fetch(i, rest));
-                } else if let Some((j, s)) = queue.pop_front() {
-                    inflight.push(fetch(j, s));
-                }
-            }
-        }
-        while inflight.len() + have < k + EXTRA_READS {
-            let Some((j, s)) = queue.pop_front() else {
+    // Shards are verified once, by the decoder. A corrupt one makes it report too few valid
+    // shards; then as many more are fetched as were corrupt, and decoding runs again.
+    let mut want = k;
+    loop {
+        let mut inflight = FuturesUnordered::new();
+        while inflight.len() + have < want + EXTRA_READS {
+            let Some((i, s)) = queue.pop_front() else {
                 break;
             };
-            inflight.push(fetch(j, s));
+            inflight.push(fetch(i, s));
+        }
+        while have < want {
+            let Some((i, rest, r)) = inflight.next().await else {
+                break;
+            };
+            match r {
+                Ok(data) if data.len() == size => {
+                    shards[i] = Some(data);
+                    have += 1;
+                }
+                other => {
+                    last_err = Some(match other {
+                        Err(e) => e.to_string(),
+                        Ok(d) => format!("shard {i} has {} bytes, expected {size}", d.len()),
+                    });
+                    // Try the shard's next holder, else another shard.
+                    if !rest.is_empty() {
+                        inflight.push(fetch(i, rest));
+                    } else if let Some((j, s)) = queue.pop_front() {
+                        inflight.push(fetch(j, s));
+                    }
+                }
+            }
+            while inflight.len() + have < want + EXTRA_READS {
+                let Some((j, s)) = queue.pop_front() else {
+                    break;
+                };
+                inflight.push(fetch(j, s));
+            }
+        }
+        drop(inflight); // cancels the slowest fetches
+        if have < want {
+            return Err(ClientError::Quorum(format!(
+                "chunk {index}: only {} of the {k} shards needed could be read{}",
+                have - (want - k),
+                last_err
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default()
+            )));
+        }
+        let (object, entry, dk) = (manifest.object_id, entry.clone(), dk.clone());
+        let (back, r) = tokio::task::spawn_blocking(move || {
+            let r = ChunkDecoder::new(profile).and_then(|mut dec| {
+                let refs: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
+                dec.decode(&object, &entry, &refs, Some(&dk))
+                    .map(|out| out.data.to_vec())
+            });
+            (shards, r)
+        })
+        .await
+        .map_err(|e| ClientError::Integrity(format!("decoder: {e}")))?;
+        shards = back;
+        match r {
+            Ok(plain) => return Ok((index, plain)),
+            Err(cyxcloud_core::Error::NotEnoughShards { valid, .. }) if valid < k => {
+                last_err = Some(format!("{} corrupt shards", have - valid));
+                want = have + (k - valid);
+            }
+            Err(e) => return Err(e.into()),
         }
     }
-    drop(inflight); // cancels the slowest fetches
-    if have < k {
-        return Err(ClientError::Quorum(format!(
-            "chunk {index}: only {have} of the {k} shards needed could be read{}",
-            last_err
-                .map(|e| format!(" (last error: {e})"))
-                .unwrap_or_default()
-        )));
-    }
-    let object: ObjectId = manifest.object_id;
-    tokio::task::spawn_blocking(move || {
-        let mut dec = ChunkDecoder::new(profile)?;
-        let refs: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
-        let out = dec.decode(&object, &entry, &refs, Some(&dk))?;
-        Ok((index, out.data.to_vec()))
-    })
-    .await
-    .map_err(|e| ClientError::Integrity(format!("decoder: {e}")))?
 }

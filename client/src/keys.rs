@@ -72,7 +72,10 @@ pub async fn unlock(api: &Api, store: &SecretStore, pass: &Passphrase) -> Result
         return match record {
             Some(r) if r.key_id != kek.id().to_string() => Err(mismatch(&r, "key in CYXCLOUD_KEY")),
             Some(_) => Ok(kek),
-            None => establish(api, "raw", None, kek).await,
+            // A raw key never loses a race quietly: another record is a mismatch.
+            None => establish(api, "raw", None, kek)
+                .await?
+                .ok_or_else(|| ClientError::WrongKey("the account has another key".into())),
         };
     }
     // 2. A cached master key that still matches the account's record (unless a passphrase
@@ -114,14 +117,10 @@ pub async fn unlock(api: &Api, store: &SecretStore, pass: &Passphrase) -> Result
             let kdf = KdfParams::recommended();
             let m = derive(&p, &kdf).await?;
             let kek = m.derive();
-            let kek = establish(api, "passphrase", Some(kdf), kek).await;
-            match kek {
-                Ok(k) => (m, k),
+            match establish(api, "passphrase", Some(kdf), kek).await? {
+                Some(k) => (m, k),
                 // Another machine set the account up first with its own salt: use that one.
-                Err(ClientError::Config(msg)) if msg == RACE => {
-                    return Box::pin(unlock(api, store, pass)).await;
-                }
-                Err(e) => return Err(e),
+                None => return Box::pin(unlock(api, store, pass)).await,
             }
         }
     };
@@ -134,15 +133,13 @@ pub async fn unlock(api: &Api, store: &SecretStore, pass: &Passphrase) -> Result
     Ok(kek)
 }
 
-const RACE: &str = "key record race";
-
-/// Publish the account's first key record.
+/// Publish the account's first key record; `None` when another passphrase record won a race.
 async fn establish(
     api: &Api,
     kind: &str,
     kdf: Option<KdfParams>,
     kek: KeyEncryptionKey,
-) -> Result<KeyEncryptionKey> {
+) -> Result<Option<KeyEncryptionKey>> {
     let mine = KeyRecord {
         version: KEY_RECORD_VERSION,
         kind: kind.into(),
@@ -152,9 +149,9 @@ async fn establish(
     let v = serde_json::to_value(&mine).map_err(|e| ClientError::Integrity(e.to_string()))?;
     let stored = api.init_key_record(&v).await?;
     match stored.map(|s| KeyRecord::parse(&s)).transpose()? {
-        Some(r) if r == mine => Ok(kek),
+        Some(r) if r == mine => Ok(Some(kek)),
         Some(r) if r.kind == "raw" || kind == "raw" => Err(mismatch(&r, "key")),
-        Some(_) => Err(ClientError::Config(RACE.into())),
+        Some(_) => Ok(None),
         None => Err(ClientError::Integrity(
             "the gateway did not keep the key record".into(),
         )),

@@ -46,7 +46,7 @@ pub struct Client {
     grpc: GatewayServiceClient<Channel>,
     pool: Arc<nodes::NodePool>,
     key: OnceCell<KeyEncryptionKey>,
-    store: Option<SecretStore>,
+    store: Option<Arc<SecretStore>>,
     pass: Arc<Passphrase>,
 }
 
@@ -60,7 +60,7 @@ impl Client {
         api: Api,
         grpc_url: Option<&str>,
         max_connections: usize,
-        store: Option<SecretStore>,
+        store: Option<Arc<SecretStore>>,
         pass: Arc<Passphrase>,
     ) -> Result<Self> {
         let grpc_url = match grpc_url {
@@ -118,20 +118,24 @@ impl Client {
             .await
     }
 
+    /// The metadata that authenticates gRPC calls to the gateway.
+    fn auth(&self) -> Result<tonic::metadata::MetadataMap> {
+        let key = self
+            .api
+            .require_key()?
+            .parse()
+            .map_err(|_| ClientError::Config("the API key has invalid characters".into()))?;
+        let mut m = tonic::metadata::MetadataMap::new();
+        m.insert("x-api-key", key);
+        Ok(m)
+    }
+
     fn req<T>(&self, t: T) -> Result<tonic::Request<T>> {
-        let mut r = tonic::Request::new(t);
-        let key = self.api.api_key().ok_or_else(|| {
-            ClientError::Config(
-                "no API key: run `cyxcloud configure`, `cyxcloud login`, or set CYXCLOUD_API_KEY"
-                    .into(),
-            )
-        })?;
-        r.metadata_mut().insert(
-            "x-api-key",
-            key.parse()
-                .map_err(|_| ClientError::Config("the API key has invalid characters".into()))?,
-        );
-        Ok(r)
+        Ok(tonic::Request::from_parts(
+            self.auth()?,
+            Default::default(),
+            t,
+        ))
     }
 
     fn grpc(&self) -> GatewayServiceClient<Channel> {

@@ -410,7 +410,7 @@ impl Client {
                     Some(Ok(c)) => {
                         let ctx = ChunkCtx {
                             client: self.grpc(),
-                            request: self.req(())?,
+                            auth: self.auth()?,
                             pool: self.pool.clone(),
                             upload_id: upload.upload_id.clone(),
                             profile,
@@ -494,7 +494,7 @@ struct ChunkCtx {
     client: cyxcloud_proto::gateway::gateway_service_client::GatewayServiceClient<
         tonic::transport::Channel,
     >,
-    request: tonic::Request<()>,
+    auth: tonic::metadata::MetadataMap,
     pool: Arc<NodePool>,
     upload_id: String,
     profile: ErasureProfile,
@@ -503,7 +503,7 @@ struct ChunkCtx {
 
 impl ChunkCtx {
     async fn store_chunk(mut self, c: Encoded) -> Result<Stored> {
-        let mut req = tonic::Request::new(AllocateChunkRequest {
+        let req = AllocateChunkRequest {
             upload_id: self.upload_id.clone(),
             chunk_index: c.index,
             shard_size: c.entry.shard_size,
@@ -511,8 +511,8 @@ impl ChunkCtx {
             chunk_entry: serde_json::to_vec(&c.entry)
                 .map_err(|e| ClientError::Integrity(e.to_string()))?
                 .into(),
-        });
-        *req.metadata_mut() = self.request.metadata().clone();
+        };
+        let req = tonic::Request::from_parts(self.auth.clone(), Default::default(), req);
         let placement = self
             .client
             .allocate_chunk(req)
