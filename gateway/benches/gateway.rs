@@ -7,9 +7,11 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use cyxcloud_gateway::GatewayConfig;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 const MIB: usize = 1 << 20;
 
@@ -89,45 +91,8 @@ async fn main() {
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let http = reqwest::Client::new();
     let url = format!("http://{}", gw.http_addr);
-    let v: serde_json::Value = http
-        .post(format!("{url}/api/v1/auth/signup"))
-        .json(
-            &serde_json::json!({ "email": "bench@example.com", "password": "benchmark-password" }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = v["tokens"]["access_token"].as_str().unwrap();
-    let k: serde_json::Value = http
-        .post(format!("{url}/api/v1/auth/api-keys"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({ "name": "bench" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&url)
-        .force_path_style(true)
-        .credentials_provider(Credentials::new(
-            k["access_key_id"].as_str().unwrap(),
-            k["key"].as_str().unwrap(),
-            None,
-            None,
-            "bench",
-        ))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let s3 = aws_sdk_s3::Client::from_conf(conf);
+    let s3 = common::s3_for(&url, &common::signup(&url, "bench@example.com").await);
     s3.create_bucket().bucket("bench").send().await.unwrap();
 
     let big = Arc::new(random(64 * MIB, 1));

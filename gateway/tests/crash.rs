@@ -151,17 +151,8 @@ async fn killed_gateway_leaves_no_partial_objects() {
             }
         }
     }
-    let v: serde_json::Value = http()
-        .get(format!("{}/api/v1/account", gw.http))
-        .header("x-api-key", &u.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        v["usage"]["storage_used_bytes"],
+        usage(&gw.http, &u.api_key).await,
         3 << 20,
         "usage counts only the committed object"
     );

@@ -9,19 +9,6 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectI
 use common::*;
 use std::time::Duration;
 
-async fn usage(base: &str, u: &User) -> u64 {
-    let v: serde_json::Value = http()
-        .get(format!("{base}/api/v1/account"))
-        .header("x-api-key", &u.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["usage"]["storage_used_bytes"].as_u64().unwrap()
-}
-
 async fn get_bytes(c: &aws_sdk_s3::Client, b: &str, k: &str) -> Vec<u8> {
     c.get_object()
         .bucket(b)
@@ -487,7 +474,7 @@ async fn suite(net: &Net) {
     );
 
     // An aborted multipart upload charges nothing and leaves nothing.
-    let before = usage(base, &alice).await;
+    let before = usage(base, &alice.api_key).await;
     let up = c
         .create_multipart_upload()
         .bucket("photos")
@@ -512,7 +499,7 @@ async fn suite(net: &Net) {
         .send()
         .await
         .unwrap();
-    assert_eq!(usage(base, &alice).await, before);
+    assert_eq!(usage(base, &alice.api_key).await, before);
     let e = c
         .head_object()
         .bucket("photos")
@@ -554,7 +541,7 @@ async fn suite(net: &Net) {
     );
 
     // Overwrite and delete keep usage exact.
-    let u0 = usage(base, &alice).await;
+    let u0 = usage(base, &alice.api_key).await;
     c.put_object()
         .bucket("photos")
         .key("small.bin")
@@ -562,7 +549,7 @@ async fn suite(net: &Net) {
         .send()
         .await
         .unwrap();
-    assert_eq!(usage(base, &alice).await, u0 - 990);
+    assert_eq!(usage(base, &alice.api_key).await, u0 - 990);
     c.delete_object()
         .bucket("photos")
         .key("small.bin")
@@ -575,7 +562,7 @@ async fn suite(net: &Net) {
         .send()
         .await
         .unwrap(); // idempotent
-    assert_eq!(usage(base, &alice).await, u0 - 1000);
+    assert_eq!(usage(base, &alice.api_key).await, u0 - 1000);
     let e = c
         .get_object()
         .bucket("photos")

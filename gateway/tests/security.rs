@@ -18,19 +18,6 @@ fn code<E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug>(
     }
 }
 
-async fn usage(base: &str, key: &str) -> u64 {
-    let v: Value = http()
-        .get(format!("{base}/api/v1/account"))
-        .header("x-api-key", key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["usage"]["storage_used_bytes"].as_u64().unwrap()
-}
-
 /// Send raw bytes, return the status code and the response text.
 async fn raw(addr: &str, req: &[u8], close_after: bool) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -574,16 +561,8 @@ async fn key_records_first_writer_wins_and_rotation_needs_the_current_one() {
         }
     };
     let get = || async {
-        let v: Value = http()
-            .get(format!("{base}/api/v1/account/key-record"))
-            .header("x-api-key", &u.api_key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["key_record"].clone()
+        get_json(&format!("{base}/api/v1/account/key-record"), &u.api_key).await["key_record"]
+            .clone()
     };
     assert_eq!(get().await, Value::Null);
     let a = json!({"version": 1, "kind": "passphrase", "key_id": "aa"});
@@ -631,15 +610,7 @@ async fn key_records_first_writer_wins_and_rotation_needs_the_current_one() {
         .send()
         .await
         .unwrap();
-    let l: Value = http()
-        .get(format!("{base}/api/v1/buckets"))
-        .header("x-api-key", &u.api_key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let l = get_json(&format!("{base}/api/v1/buckets"), &u.api_key).await;
     assert_eq!(l["buckets"][0]["bucket"], "kr-bucket");
     assert_eq!(l["buckets"][0]["object_count"], 0);
 }

@@ -230,6 +230,26 @@ pub fn s3(base: &str, access_key_id: &str, secret: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// GET a REST endpoint with an API key and parse the JSON answer.
+pub async fn get_json(url: &str, api_key: &str) -> Value {
+    http()
+        .get(url)
+        .header("x-api-key", api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The account's storage use as the gateway reports it.
+pub async fn usage(base: &str, api_key: &str) -> u64 {
+    get_json(&format!("{base}/api/v1/account"), api_key).await["usage"]["storage_used_bytes"]
+        .as_u64()
+        .unwrap()
+}
+
 pub fn s3_for(base: &str, u: &User) -> aws_sdk_s3::Client {
     s3(base, &u.access_key_id, &u.api_key)
 }
