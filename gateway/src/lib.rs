@@ -62,12 +62,13 @@ pub async fn run(args: RunArgs) -> Result<(), ServerError> {
     if cfg.server.dev_mode {
         tracing::warn!("development mode: do not expose this gateway to a network");
     }
+    let signal = shutdown_signal();
     let handle = start(cfg).await?;
     println!(
         "cyxcloud-gateway ready http={} grpc={} s3={}/s3",
         handle.http_addr, handle.grpc_addr, handle.state.public_url
     );
-    shutdown_signal().await;
+    signal.await;
     tracing::info!("signal received, shutting down");
     handle.shutdown();
     handle.wait().await?;
@@ -75,24 +76,31 @@ pub async fn run(args: RunArgs) -> Result<(), ServerError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Registers the SIGTERM and SIGINT handlers at once, not when first polled: created before
+/// `ready` is printed, a signal sent right after it cannot kill the process by the default
+/// action instead of stopping it gracefully. Resolves on either signal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
+        use tokio::signal::unix::{SignalKind, signal};
+        let (term, int) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        );
+        async move {
+            match (term, int) {
+                (Ok(mut t), Ok(mut i)) => {
+                    tokio::select! {
+                        _ = t.recv() => {}
+                        _ = i.recv() => {}
+                    }
                 }
-            };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+                _ => std::future::pending().await,
+            }
         }
     }
     #[cfg(not(unix))]
-    {
+    async {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
