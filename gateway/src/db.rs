@@ -367,6 +367,137 @@ pub struct Db {
     /// SQLite has one writer at a time; queueing writers here instead of in SQLite's busy
     /// handler (which sleeps in growing steps) keeps commit latency flat under load.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite object commits go through one committer task that groups the commits waiting
+    /// at the same moment into one transaction: one fsync for many small objects.
+    committer: Option<tokio::sync::mpsc::Sender<CommitJob>>,
+}
+
+/// An object commit handed to the committer task, and where its answer goes.
+struct CommitJob {
+    object: OwnedObject,
+    reply: tokio::sync::oneshot::Sender<Result<Option<String>>>,
+}
+
+/// [`NewObject`] with owned fields, so another task can commit it.
+struct OwnedObject {
+    bucket: String,
+    key: String,
+    object_id: String,
+    owner_id: String,
+    size: u64,
+    stored_bytes: u64,
+    content_type: String,
+    etag: String,
+    user_metadata: BTreeMap<String, String>,
+    client_encrypted: bool,
+    layout: Option<Vec<u8>>,
+    inline_data: Option<Vec<u8>>,
+    shards: Vec<ShardLoc>,
+    upload_id: Option<String>,
+}
+
+impl OwnedObject {
+    fn of(o: &NewObject<'_>) -> Self {
+        OwnedObject {
+            bucket: o.bucket.to_owned(),
+            key: o.key.to_owned(),
+            object_id: o.object_id.to_owned(),
+            owner_id: o.owner_id.to_owned(),
+            size: o.size,
+            stored_bytes: o.stored_bytes,
+            content_type: o.content_type.to_owned(),
+            etag: o.etag.to_owned(),
+            user_metadata: o.user_metadata.clone(),
+            client_encrypted: o.client_encrypted,
+            layout: o.layout.map(<[u8]>::to_vec),
+            inline_data: o.inline_data.map(<[u8]>::to_vec),
+            shards: o.shards.to_vec(),
+            upload_id: o.upload_id.map(str::to_owned),
+        }
+    }
+
+    fn borrow(&self) -> NewObject<'_> {
+        NewObject {
+            bucket: &self.bucket,
+            key: &self.key,
+            object_id: &self.object_id,
+            owner_id: &self.owner_id,
+            size: self.size,
+            stored_bytes: self.stored_bytes,
+            content_type: &self.content_type,
+            etag: &self.etag,
+            user_metadata: &self.user_metadata,
+            client_encrypted: self.client_encrypted,
+            layout: self.layout.as_deref(),
+            inline_data: self.inline_data.as_deref(),
+            shards: &self.shards,
+            upload_id: self.upload_id.as_deref(),
+        }
+    }
+}
+
+/// The most commits one group transaction takes.
+const MAX_GROUP: usize = 128;
+
+/// The committer task: takes the first waiting commit, then every other one already queued,
+/// and runs them in one transaction, each inside its own savepoint so a refused commit
+/// (quota, missing bucket) rolls back alone. Ends when the last [`Db`] handle is dropped.
+async fn run_committer(
+    pool: AnyPool,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    mut rx: tokio::sync::mpsc::Receiver<CommitJob>,
+) {
+    let mut batch = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut batch, MAX_GROUP).await > 0 {
+        let jobs: Vec<CommitJob> = std::mem::take(&mut batch);
+        let _guard = writer.lock().await;
+        match commit_group(&pool, &jobs).await {
+            Ok(results) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, commits = jobs.len(), "group commit failed");
+                for job in jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(GatewayError::Internal(format!("metadata commit: {e}"))));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for a group of commits. The outer error means nothing was committed.
+async fn commit_group(pool: &AnyPool, jobs: &[CommitJob]) -> Result<Vec<Result<Option<String>>>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if jobs.len() == 1 {
+            results.push(commit_in(&mut tx, Dialect::Sqlite, &job.object.borrow()).await);
+            continue;
+        }
+        sqlx::query("SAVEPOINT object_commit")
+            .execute(&mut *tx)
+            .await?;
+        let r = commit_in(&mut tx, Dialect::Sqlite, &job.object.borrow()).await;
+        if r.is_err() {
+            sqlx::query("ROLLBACK TO object_commit")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("RELEASE object_commit")
+            .execute(&mut *tx)
+            .await?;
+        results.push(r);
+    }
+    if results.iter().all(Result::is_err) {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(results)
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -408,10 +539,17 @@ impl Db {
         }
         let pool = opts.connect(url).await?;
         migrator(dialect).run(&pool).await?;
+        let writer = Arc::new(tokio::sync::Mutex::new(()));
+        let committer = (dialect == Dialect::Sqlite).then(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
+            tokio::spawn(run_committer(pool.clone(), writer.clone(), rx));
+            tx
+        });
         Ok(Db {
             pool,
             dialect,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
+            committer,
         })
     }
 
@@ -867,6 +1005,16 @@ impl Db {
     /// close the upload (its unused shards become pending deletions). Returns the replaced
     /// object's id, if any.
     pub async fn commit_object(&self, o: &NewObject<'_>) -> Result<Option<String>> {
+        if let Some(committer) = &self.committer {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let job = CommitJob {
+                object: OwnedObject::of(o),
+                reply,
+            };
+            let gone = || GatewayError::Internal("the metadata committer has stopped".into());
+            committer.send(job).await.map_err(|_| gone())?;
+            return answer.await.map_err(|_| gone())?;
+        }
         // Two commits of one key racing on PostgreSQL: the loser sees a unique violation and
         // retries, replacing the winner's object (last writer wins, as in S3).
         let mut attempt = 0;
@@ -882,97 +1030,9 @@ impl Db {
 
     async fn commit_once(&self, o: &NewObject<'_>) -> Result<Option<String>> {
         let (mut tx, _writer) = self.tx().await?;
-        // Serialise commits of one owner so concurrent uploads cannot both pass the quota.
-        // One statement reads everything the commit decides on: the writer lock is held for
-        // every round trip, so fewer round trips is more commits per second.
-        let lock = match self.dialect {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE OF u",
-        };
-        let (quota, used, bucket_exists, old_id, old_size): (
-            i64,
-            i64,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-        ) = sqlx::query_as(&format!(
-            "SELECT u.quota_bytes, u.used_bytes, \
-                    (SELECT CAST(1 AS BIGINT) FROM buckets WHERE name = $2), o.object_id, o.size \
-             FROM users u LEFT JOIN objects o ON o.bucket = $2 AND o.key = $3 \
-             WHERE u.id = $1{lock}"
-        ))
-        .bind(o.owner_id)
-        .bind(o.bucket)
-        .bind(o.key)
-        .fetch_one(&mut *tx)
-        .await?;
-        let old: Option<(String, i64)> = old_id.zip(old_size);
-        if bucket_exists.is_none() {
-            return Err(GatewayError::NoSuchBucket);
-        }
-        let used = used.max(0) as u64;
-        let freed = old.as_ref().map(|(_, s)| *s as u64).unwrap_or(0);
-        if o.size > freed && used - freed.min(used) + o.size > quota as u64 {
-            return Err(GatewayError::QuotaExceeded {
-                quota: quota as u64,
-                used,
-                requested: o.size,
-            });
-        }
-        if let Some((old_id, _)) = &old {
-            drop_object_rows(&mut tx, old_id).await?;
-        }
-        sqlx::query(&format!(
-            "INSERT INTO objects ({OBJECT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(o.bucket)
-        .bind(o.key)
-        .bind(o.object_id)
-        .bind(o.owner_id)
-        .bind(o.size as i64)
-        .bind(o.stored_bytes as i64)
-        .bind(o.content_type)
-        .bind(o.etag)
-        .bind(now())
-        .bind(serde_json::to_string(o.user_metadata).unwrap_or_else(|_| "{}".into()))
-        .bind(o.client_encrypted as i64)
-        .bind(o.layout)
-        .bind(o.inline_data)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2")
-            .bind(o.size as i64)
-            .bind(o.owner_id)
-            .execute(&mut *tx)
-            .await?;
-        for s in o.shards {
-            sqlx::query(
-                "INSERT INTO shards (object_id, chunk_index, shard_index, shard_id, node_id) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(o.object_id)
-            .bind(s.chunk_index as i64)
-            .bind(s.shard_index as i64)
-            .bind(&s.shard_id[..])
-            .bind(&s.node_id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(u) = o.upload_id {
-                sqlx::query(
-                    "DELETE FROM upload_shards WHERE upload_id = $1 AND shard_id = $2 AND node_id = $3",
-                )
-                .bind(u)
-                .bind(&s.shard_id[..])
-                .bind(&s.node_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        if let Some(u) = o.upload_id {
-            release_upload(&mut tx, u).await?;
-        }
+        let r = commit_in(&mut tx, self.dialect, o).await?;
         tx.commit().await?;
-        Ok(old.map(|(id, _)| id))
+        Ok(r)
     }
 
     /// Delete an object; its shards become pending deletions. True if it existed.
@@ -1488,6 +1548,102 @@ pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Queue every shard of `object_id` for deletion and drop its rows.
+/// The statements of one object commit, inside the caller's transaction: check the owner's
+/// quota, replace any previous object under the key (its shards become pending deletions),
+/// record the shards, and close the upload. Returns the replaced object's id, if any.
+async fn commit_in(tx: &mut Tx<'_>, dialect: Dialect, o: &NewObject<'_>) -> Result<Option<String>> {
+    // Serialise commits of one owner so concurrent uploads cannot both pass the quota.
+    // One statement reads everything the commit decides on: the writer lock is held for
+    // every round trip, so fewer round trips is more commits per second.
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE OF u",
+    };
+    let (quota, used, bucket_exists, old_id, old_size): (
+        i64,
+        i64,
+        Option<i64>,
+        Option<String>,
+        Option<i64>,
+    ) = sqlx::query_as(&format!(
+        "SELECT u.quota_bytes, u.used_bytes, \
+                (SELECT CAST(1 AS BIGINT) FROM buckets WHERE name = $2), o.object_id, o.size \
+         FROM users u LEFT JOIN objects o ON o.bucket = $2 AND o.key = $3 \
+         WHERE u.id = $1{lock}"
+    ))
+    .bind(o.owner_id)
+    .bind(o.bucket)
+    .bind(o.key)
+    .fetch_one(&mut **tx)
+    .await?;
+    let old: Option<(String, i64)> = old_id.zip(old_size);
+    if bucket_exists.is_none() {
+        return Err(GatewayError::NoSuchBucket);
+    }
+    let used = used.max(0) as u64;
+    let freed = old.as_ref().map(|(_, s)| *s as u64).unwrap_or(0);
+    if o.size > freed && used - freed.min(used) + o.size > quota as u64 {
+        return Err(GatewayError::QuotaExceeded {
+            quota: quota as u64,
+            used,
+            requested: o.size,
+        });
+    }
+    if let Some((old_id, _)) = &old {
+        drop_object_rows(tx, old_id).await?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO objects ({OBJECT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(o.bucket)
+    .bind(o.key)
+    .bind(o.object_id)
+    .bind(o.owner_id)
+    .bind(o.size as i64)
+    .bind(o.stored_bytes as i64)
+    .bind(o.content_type)
+    .bind(o.etag)
+    .bind(now())
+    .bind(serde_json::to_string(o.user_metadata).unwrap_or_else(|_| "{}".into()))
+    .bind(o.client_encrypted as i64)
+    .bind(o.layout)
+    .bind(o.inline_data)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE users SET used_bytes = used_bytes + $1 WHERE id = $2")
+        .bind(o.size as i64)
+        .bind(o.owner_id)
+        .execute(&mut **tx)
+        .await?;
+    for s in o.shards {
+        sqlx::query(
+            "INSERT INTO shards (object_id, chunk_index, shard_index, shard_id, node_id) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(o.object_id)
+        .bind(s.chunk_index as i64)
+        .bind(s.shard_index as i64)
+        .bind(&s.shard_id[..])
+        .bind(&s.node_id)
+        .execute(&mut **tx)
+        .await?;
+        if let Some(u) = o.upload_id {
+            sqlx::query(
+                "DELETE FROM upload_shards WHERE upload_id = $1 AND shard_id = $2 AND node_id = $3",
+            )
+            .bind(u)
+            .bind(&s.shard_id[..])
+            .bind(&s.node_id)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    if let Some(u) = o.upload_id {
+        release_upload(tx, u).await?;
+    }
+    Ok(old.map(|(id, _)| id))
+}
+
 async fn drop_object_rows(tx: &mut Tx<'_>, object_id: &str) -> Result<()> {
     queue_deletions(
         tx,
