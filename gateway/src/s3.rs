@@ -437,24 +437,28 @@ async fn dispatch(st: &Arc<AppState>, req: Request, ctx: &Ctx) -> Result<Respons
                 }
                 Method::PUT => {
                     authorize(who.as_ref(), &b, Access::Write)?;
+                    let part_number = || {
+                        q(&query, "partNumber")
+                            .and_then(|n| n.parse::<u32>().ok())
+                            .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
+                            .ok_or_else(|| {
+                                GatewayError::InvalidArgument(
+                                    "partNumber must be an integer from 1 to 10000".into(),
+                                )
+                            })
+                    };
                     if h.contains_key("x-amz-copy-source") {
-                        if upload_id.is_some() {
-                            return Err(GatewayError::NotImplemented("UploadPartCopy".into()));
-                        }
-                        return copy_object(st, &who, &b, &key, h).await;
+                        return match upload_id {
+                            Some(u) => {
+                                upload_part_copy(st, &who, &b, &key, &u, part_number()?, h).await
+                            }
+                            None => copy_object(st, &who, &b, &key, h).await,
+                        };
                     }
                     let check = sigv4::payload_check(h, signed.as_ref())?;
                     match upload_id {
                         Some(u) => {
-                            let n: u32 = q(&query, "partNumber")
-                                .and_then(|n| n.parse().ok())
-                                .filter(|n| (1..=MAX_PART_NUMBER).contains(n))
-                                .ok_or_else(|| {
-                                    GatewayError::InvalidArgument(
-                                        "partNumber must be an integer from 1 to 10000".into(),
-                                    )
-                                })?;
-                            upload_part(st, &b, &key, &u, n, h, body, check).await
+                            upload_part(st, &b, &key, &u, part_number()?, h, body, check).await
                         }
                         None => put_object(st, &b, &key, h, body, check, ctx).await,
                     }
@@ -1535,13 +1539,13 @@ async fn delete_objects(st: &AppState, b: &Bucket, _h: &HeaderMap, body: Body) -
     Ok(xml_response(StatusCode::OK, s))
 }
 
-async fn copy_object(
+/// The object `x-amz-copy-source` names, once the caller may read it and the
+/// `x-amz-copy-source-if-*` conditions hold. Returns the source bucket's name too.
+async fn copy_source(
     st: &AppState,
     who: &Option<Principal>,
-    b: &Bucket,
-    key: &str,
     h: &HeaderMap,
-) -> Result<Response> {
+) -> Result<(String, db::Object)> {
     let src = h
         .get("x-amz-copy-source")
         .and_then(|v| v.to_str().ok())
@@ -1581,6 +1585,33 @@ async fn copy_object(
             "objects encrypted end to end by a client cannot be copied by the gateway".into(),
         ));
     }
+    Ok((sb.to_string(), o))
+}
+
+/// Bytes `start..end` of a stored object as a stream, read from its nodes (or its row).
+async fn object_stream(st: &AppState, o: &db::Object, start: u64, end: u64) -> Result<BodyStream> {
+    if let Some(data) = &o.inline_data {
+        let piece = Bytes::copy_from_slice(&data[start as usize..end as usize]);
+        return Ok(futures_util::stream::once(async move { Ok(piece) }).boxed());
+    }
+    let layout =
+        Arc::new(Layout::from_bytes(o.layout.as_deref().ok_or_else(
+            || GatewayError::Internal("object without layout".into()),
+        )?)?);
+    let shards = Arc::new(st.db.object_shards(&o.object_id).await?);
+    let rx = st.data.read_range(layout, shards, start, end);
+    Ok(tokio_stream::wrappers::ReceiverStream::new(rx).boxed())
+}
+
+async fn copy_object(
+    st: &AppState,
+    who: &Option<Principal>,
+    b: &Bucket,
+    key: &str,
+    h: &HeaderMap,
+) -> Result<Response> {
+    let (sb, o) = copy_source(st, who, h).await?;
+    let sk = o.key.as_str();
     let replace = h
         .get("x-amz-metadata-directive")
         .and_then(|v| v.to_str().ok())
@@ -1617,13 +1648,7 @@ async fn copy_object(
             })
             .await?;
     } else {
-        let layout =
-            Arc::new(Layout::from_bytes(o.layout.as_deref().ok_or_else(
-                || GatewayError::Internal("object without layout".into()),
-            )?)?);
-        let shards = Arc::new(st.db.object_shards(&o.object_id).await?);
-        let rx = st.data.read_range(layout, shards, 0, o.size);
-        let source: BodyStream = tokio_stream::wrappers::ReceiverStream::new(rx).boxed();
+        let source = object_stream(st, &o, 0, o.size).await?;
         let mut hh = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(&ctype) {
             hh.insert(header::CONTENT_TYPE, v);
@@ -1723,6 +1748,17 @@ async fn upload_part(
     if want_md5.is_some_and(|w| w != part.md5) {
         return Err(GatewayError::BadDigest);
     }
+    let etag = record_part(st, &u, n, part).await?;
+    let mut r = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
+}
+
+/// Record a stored part under its upload (replacing an earlier part of the same number) and
+/// return its ETag.
+async fn record_part(st: &AppState, u: &Upload, n: u32, part: StoredPart) -> Result<String> {
     let etag = md5_hex(&part.md5);
     let rec = PartRecord {
         manifest: part.manifest,
@@ -1741,11 +1777,60 @@ async fn upload_part(
             },
         )
         .await?;
-    let mut r = StatusCode::OK.into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{etag}\"")) {
-        r.headers_mut().insert(header::ETAG, v);
+    Ok(etag)
+}
+
+/// UploadPartCopy: a part made of (a range of) an existing object, read from its nodes and
+/// stored again under the upload, as aws cli and rclone do for server-side copies of large
+/// objects.
+async fn upload_part_copy(
+    st: &AppState,
+    who: &Option<Principal>,
+    b: &Bucket,
+    key: &str,
+    upload_id: &str,
+    n: u32,
+    h: &HeaderMap,
+) -> Result<Response> {
+    let u = load_upload(st, b, key, upload_id).await?;
+    let (_, o) = copy_source(st, who, h).await?;
+    let (start, end) = match h.get("x-amz-copy-source-range") {
+        None => (0, o.size),
+        Some(v) => copy_range(v.to_str().unwrap_or(""), o.size)?,
+    };
+    let source = object_stream(st, &o, start, end).await?;
+    let max = st.cfg.storage.max_upload_size_bytes;
+    let part = st.data.store(&u.id, b.profile(), source, max).await?;
+    if part.size != end - start {
+        return Err(GatewayError::Internal("copy read a different size".into()));
     }
-    Ok(r)
+    let etag = record_part(st, &u, n, part).await?;
+    let mut s = String::from(xml::DECL);
+    s.push_str(&format!("<CopyPartResult xmlns=\"{}\">", xml::NS));
+    el(&mut s, "LastModified", &iso8601(db::now()));
+    el(&mut s, "ETag", &format!("\"{etag}\""));
+    s.push_str("</CopyPartResult>");
+    Ok(xml_response(StatusCode::OK, s))
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, both inclusive and inside the source.
+fn copy_range(v: &str, size: u64) -> Result<(u64, u64)> {
+    let invalid = || {
+        GatewayError::InvalidArgument(format!(
+            "x-amz-copy-source-range {v:?} must be bytes=first-last within the {size}-byte source"
+        ))
+    };
+    let (a, b) = v
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .ok_or_else(invalid)?;
+    let a: u64 = a.trim().parse().map_err(|_| invalid())?;
+    let b: u64 = b.trim().parse().map_err(|_| invalid())?;
+    if a > b || b >= size {
+        return Err(invalid());
+    }
+    Ok((a, b + 1))
 }
 
 async fn complete_multipart(

@@ -473,6 +473,77 @@ async fn suite(net: &Net) {
         &whole[(5 << 20) - 3..(5 << 20) + 4]
     );
 
+    // UploadPartCopy (what aws cli and rclone use to copy large objects server-side): a
+    // ranged part of the multipart object, a whole inline object, then a bad range.
+    let up = c
+        .create_multipart_upload()
+        .bucket("photos")
+        .key("mp-copy.bin")
+        .send()
+        .await
+        .unwrap();
+    let uid = up.upload_id().unwrap();
+    let (a, b) = ((5 << 20) - 10, (10 << 20) + 9);
+    let p1 = c
+        .upload_part_copy()
+        .bucket("photos")
+        .key("mp-copy.bin")
+        .upload_id(uid)
+        .part_number(1)
+        .copy_source("photos/mp.bin")
+        .copy_source_range(format!("bytes={a}-{b}"))
+        .send()
+        .await
+        .unwrap();
+    let p2 = c
+        .upload_part_copy()
+        .bucket("photos")
+        .key("mp-copy.bin")
+        .upload_id(uid)
+        .part_number(2)
+        .copy_source("photos/small.bin")
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .upload_part_copy()
+        .bucket("photos")
+        .key("mp-copy.bin")
+        .upload_id(uid)
+        .part_number(3)
+        .copy_source("photos/small.bin")
+        .copy_source_range("bytes=0-999999999")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidArgument");
+    let copied: Vec<_> = [p1, p2]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            CompletedPart::builder()
+                .part_number(i as i32 + 1)
+                .e_tag(p.copy_part_result().unwrap().e_tag().unwrap())
+                .build()
+        })
+        .collect();
+    c.complete_multipart_upload()
+        .bucket("photos")
+        .key("mp-copy.bin")
+        .upload_id(uid)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(copied))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let small_now = get_bytes(&c, "photos", "small.bin").await;
+    let mut want = whole[a..=b].to_vec();
+    want.extend_from_slice(&small_now);
+    assert_eq!(get_bytes(&c, "photos", "mp-copy.bin").await, want);
+
     // An aborted multipart upload charges nothing and leaves nothing.
     let before = usage(base, &alice.api_key).await;
     let up = c
