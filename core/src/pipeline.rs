@@ -417,6 +417,47 @@ impl ChunkDecoder {
         };
         Ok(DecodedChunk { data, corrupt })
     }
+
+    /// [`decode`](Self::decode), handing over the buffer that holds the plaintext instead of
+    /// lending it: the plaintext is `buffer[range]`, and no copy is made. The decoder
+    /// allocates afresh on its next use.
+    pub fn decode_owned(
+        &mut self,
+        object: &ObjectId,
+        entry: &ChunkEntry,
+        shards: &[Option<&[u8]>],
+        key: Option<&DataKey>,
+    ) -> Result<OwnedChunk> {
+        let (at, len, corrupt) = {
+            let d = self.decode(object, entry, shards, key)?;
+            (d.data.as_ptr() as usize, d.data.len(), d.corrupt)
+        };
+        let offset_in = |v: &Vec<u8>| {
+            let base = v.as_ptr() as usize;
+            (at >= base && at + len <= base + v.len()).then(|| at - base)
+        };
+        let (buffer, offset) = if let Some(o) = offset_in(&self.out) {
+            (std::mem::take(&mut self.out), o)
+        } else if let Some(o) = offset_in(&self.buf) {
+            (std::mem::take(&mut self.buf), o)
+        } else {
+            // Only an empty plaintext can sit outside both buffers.
+            (Vec::new(), 0)
+        };
+        Ok(OwnedChunk {
+            buffer,
+            range: offset..offset + len,
+            corrupt,
+        })
+    }
+}
+
+/// A decoded chunk that owns its buffer: the plaintext is `buffer[range]`.
+pub struct OwnedChunk {
+    pub buffer: Vec<u8>,
+    pub range: std::ops::Range<usize>,
+    /// Shards that failed verification (to be reported for repair).
+    pub corrupt: Vec<usize>,
 }
 
 /// Streams a reader into encoded chunks with memory bounded by one chunk of input plus one
@@ -556,6 +597,36 @@ mod tests {
         let mut dec = ChunkDecoder::new(ErasureProfile::BASIC).unwrap();
         let out = dec.decode(&obj, &entry, &shards, Some(&key)).unwrap();
         assert_eq!(out.data, &data[..]);
+    }
+
+    #[test]
+    fn owned_decode_hands_over_the_plaintext_of_every_kind_of_chunk() {
+        let key = DataKey::generate();
+        let obj = ObjectId::random();
+        let mut enc = ChunkEncoder::new(ErasureProfile::BASIC).unwrap();
+        let mut dec = ChunkDecoder::new(ErasureProfile::BASIC).unwrap();
+        let text: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut noise = vec![0u8; 70_000];
+        getrandom::fill(&mut noise).unwrap();
+        for data in [&text[..], &noise[..], &text[..1]] {
+            for (compress, key) in [(false, None), (true, Some(&key)), (true, None)] {
+                let opts = ChunkOptions { compress, key };
+                let (entry, buf) = enc.encode_owned(&obj, 1, data, opts).unwrap();
+                let len = entry.shard_size as usize;
+                // Lose a data shard so the plaintext is rebuilt, not just read.
+                let shards: Vec<Option<&[u8]>> = buf
+                    .chunks(len)
+                    .enumerate()
+                    .map(|(i, s)| (i != 0).then_some(s))
+                    .collect();
+                let out = dec.decode_owned(&obj, &entry, &shards, key).unwrap();
+                assert_eq!(&out.buffer[out.range.clone()], data);
+                assert!(out.corrupt.is_empty());
+                // The decoder stays usable after handing its buffer over.
+                let again = dec.decode(&obj, &entry, &shards, key).unwrap();
+                assert_eq!(again.data, data);
+            }
+        }
     }
 
     #[test]

@@ -331,7 +331,10 @@ impl DataPath {
         (i, node, attempt, r)
     }
 
-    /// Fetch and decode one chunk.
+    /// Fetch and decode one chunk: k (+ `read_extra`) shards from the nodes that answer
+    /// fastest, the first k to arrive decoded. Shards are verified once, by the decoder; when
+    /// it finds too few intact ones, the corrupt ones are dropped (and their nodes marked as
+    /// failing) and replacements are fetched.
     pub async fn read_chunk(
         &self,
         manifest: &Manifest,
@@ -349,7 +352,12 @@ impl DataPath {
             .map(|h| (h.shard_index as usize, h.node_id.clone()))
             .collect();
         self.registry.read_order(&mut cands);
-        let mut got: Vec<Option<Bytes>> = vec![None; total];
+        let object = manifest.object_id;
+        let key = match &manifest.encryption {
+            Some(e) => Some(Arc::new(self.kek.unwrap(&e.wrapped_key, &object)?)),
+            None => None,
+        };
+        let mut got: Vec<Option<(Bytes, String)>> = vec![None; total];
         let mut have = 0;
         let mut tried = 0;
         let mut inflight_idx: HashSet<usize> = HashSet::new();
@@ -358,56 +366,88 @@ impl DataPath {
         let want_parallel = k + self.cfg.read_extra;
         let mut last_err = String::from("no holders recorded");
         loop {
-            while tasks.len() + have < want_parallel && next < cands.len() {
-                let (idx, node) = cands[next].clone();
-                next += 1;
-                if got[idx].is_some() || inflight_idx.contains(&idx) {
-                    continue;
+            loop {
+                while tasks.len() + have < want_parallel && next < cands.len() {
+                    let (idx, node) = cands[next].clone();
+                    next += 1;
+                    if got[idx].is_some() || inflight_idx.contains(&idx) {
+                        continue;
+                    }
+                    inflight_idx.insert(idx);
+                    tried += 1;
+                    tasks.push(self.fetch_shard(idx, node, entry.shards[idx], entry.shard_size));
                 }
-                inflight_idx.insert(idx);
-                tried += 1;
-                tasks.push(self.fetch_shard(idx, node, entry.shards[idx], entry.shard_size));
+                if have >= k {
+                    break;
+                }
+                let Some((idx, node, r)) = tasks.next().await else {
+                    break;
+                };
+                inflight_idx.remove(&idx);
+                match r {
+                    Ok(b) => {
+                        if got[idx].is_none() {
+                            got[idx] = Some((b, node));
+                            have += 1;
+                        }
+                    }
+                    Err(e) => last_err = format!("{node}: {e}"),
+                }
             }
-            if have >= k {
-                break;
+            if have < k {
+                return Err(GatewayError::Unavailable(format!(
+                    "chunk {chunk}: {have} of {k} shards reachable after {tried} requests ({last_err})"
+                )));
             }
-            let Some((idx, node, r)) = tasks.next().await else {
-                break;
-            };
-            inflight_idx.remove(&idx);
-            match r {
-                Ok(b) => {
-                    if got[idx].is_none() {
-                        got[idx] = Some(b);
-                        have += 1;
+            let shards: Vec<Option<Bytes>> = got
+                .iter()
+                .map(|g| g.as_ref().map(|(b, _)| b.clone()))
+                .collect();
+            let (entry2, key2) = (entry.clone(), key.clone());
+            let decoded = tokio::task::spawn_blocking(move || {
+                let refs: Vec<Option<&[u8]>> = shards.iter().map(|o| o.as_deref()).collect();
+                let r = ChunkDecoder::new(profile)
+                    .and_then(|mut d| d.decode_owned(&object, &entry2, &refs, key2.as_deref()));
+                match r {
+                    Err(cyxcloud_core::Error::NotEnoughShards { .. }) => {
+                        let bad: Vec<usize> = refs
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, s)| s.is_some_and(|s| ChunkId::of(s) != entry2.shards[*i]))
+                            .map(|(i, _)| i)
+                            .collect();
+                        Err(bad)
+                    }
+                    r => Ok(r),
+                }
+            })
+            .await
+            .map_err(|e| GatewayError::Internal(format!("decoder task: {e}")))?;
+            match decoded {
+                Ok(r) => {
+                    let out = r?;
+                    if !out.corrupt.is_empty() {
+                        tracing::warn!(shards = ?out.corrupt, "corrupt shards skipped while decoding");
+                    }
+                    return Ok(Bytes::from(out.buffer).slice(out.range));
+                }
+                Err(bad) if !bad.is_empty() => {
+                    for i in bad {
+                        if let Some((_, node)) = got[i].take() {
+                            tracing::warn!(%node, shard = i, chunk, "shard failed verification");
+                            self.registry.record_failure(&node);
+                            last_err = format!("{node}: shard failed verification");
+                            have -= 1;
+                        }
                     }
                 }
-                Err(e) => last_err = format!("{node}: {e}"),
+                Err(_) => {
+                    return Err(GatewayError::Internal(format!(
+                        "chunk {chunk}: the decoder found too few shards among verified ones"
+                    )));
+                }
             }
         }
-        drop(tasks);
-        if have < k {
-            return Err(GatewayError::Unavailable(format!(
-                "chunk {chunk}: {have} of {k} shards reachable after {tried} requests ({last_err})"
-            )));
-        }
-        let entry = entry.clone();
-        let object = manifest.object_id;
-        let key = match &manifest.encryption {
-            Some(e) => Some(self.kek.unwrap(&e.wrapped_key, &object)?),
-            None => None,
-        };
-        tokio::task::spawn_blocking(move || -> Result<Bytes> {
-            let mut d = ChunkDecoder::new(profile)?;
-            let refs: Vec<Option<&[u8]>> = got.iter().map(|o| o.as_deref()).collect();
-            let out = d.decode(&object, &entry, &refs, key.as_ref())?;
-            if !out.corrupt.is_empty() {
-                tracing::warn!(shards = ?out.corrupt, "corrupt shards skipped while decoding");
-            }
-            Ok(Bytes::copy_from_slice(out.data))
-        })
-        .await
-        .map_err(|e| GatewayError::Internal(format!("decoder task: {e}")))?
     }
 
     async fn fetch_shard(
@@ -441,11 +481,7 @@ impl DataPath {
                     if !r.found {
                         return Err(GatewayError::Unavailable("shard not found".into()));
                     }
-                    if ChunkId::of(&r.data) != id {
-                        return Err(GatewayError::Unavailable(
-                            "shard failed verification".into(),
-                        ));
-                    }
+                    // The decoder verifies the shard against its id.
                     Ok(r.data)
                 }
             }

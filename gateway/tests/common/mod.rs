@@ -44,6 +44,11 @@ impl Drop for NodeProc {
 
 /// Start a node process registered with the gateway at `gateway_grpc`.
 pub fn spawn_node(root: &Path, index: usize, gateway_grpc: &str) -> NodeProc {
+    spawn_node_with(root, index, gateway_grpc, "grpc_port = 0\n")
+}
+
+/// [`spawn_node`] with `network` as the `[network]` settings besides the host.
+pub fn spawn_node_with(root: &Path, index: usize, gateway_grpc: &str, network: &str) -> NodeProc {
     let dir = root.join(format!("node-{index}"));
     std::fs::create_dir_all(&dir).unwrap();
     let toml = dir.join("node.toml");
@@ -51,7 +56,7 @@ pub fn spawn_node(root: &Path, index: usize, gateway_grpc: &str) -> NodeProc {
         &toml,
         format!(
             "[node]\nid = \"node-{index:02}\"\n[storage]\npath = {:?}\ncapacity_gb = 4\nscrub_interval_secs = 86400\n\
-             [network]\ngrpc_host = \"127.0.0.1\"\ngrpc_port = 0\n[gateway]\nurl = \"http://{gateway_grpc}\"\n\
+             [network]\ngrpc_host = \"127.0.0.1\"\n{network}[gateway]\nurl = \"http://{gateway_grpc}\"\n\
              heartbeat_interval_secs = 1\n[location]\ndatacenter = \"dc{}\"\nrack = \"r{}\"\n[metrics]\nport = 0\n[logging]\nlevel = \"warn\"\n",
             dir.join("data"),
             index % 3,
