@@ -18,8 +18,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use cyxcloud_core::ChunkId;
 use rocksdb::{
-    ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions,
+    ColumnFamilyDescriptor, DB, DBCompressionType, DBPinnableSlice, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions,
 };
 
 use super::{Result, ServedRecord, StorageBackend, StorageError, StorageStats};
@@ -51,6 +51,31 @@ struct Inner {
 
 pub struct RocksBackend {
     inner: Arc<Inner>,
+}
+
+/// A value read from RocksDB, handed out as `Bytes` without copying it: RocksDB's buffer
+/// stays alive (and the database with it) until the last `Bytes` view is dropped.
+struct Pinned {
+    // Field order is drop order: the slice goes before the database it points into.
+    slice: DBPinnableSlice<'static>,
+    _db: Arc<Inner>,
+}
+
+impl Pinned {
+    fn bytes(slice: DBPinnableSlice<'_>, db: Arc<Inner>) -> Bytes {
+        // SAFETY: the slice borrows `db.db`, which lives in the `Arc` kept beside it and is
+        // only dropped after the slice (field order). The `'static` never escapes `Pinned`:
+        // callers see the bytes only through `AsRef`, borrowed from `Pinned`.
+        let slice =
+            unsafe { std::mem::transmute::<DBPinnableSlice<'_>, DBPinnableSlice<'static>>(slice) };
+        Bytes::from_owner(Pinned { slice, _db: db })
+    }
+}
+
+impl AsRef<[u8]> for Pinned {
+    fn as_ref(&self) -> &[u8] {
+        &self.slice
+    }
 }
 
 fn ewma(slot: &AtomicU64, sample_us: u64) {
@@ -225,19 +250,22 @@ impl StorageBackend for RocksBackend {
 
     async fn get(&self, id: &ChunkId) -> Result<Option<Bytes>> {
         let id = *id;
-        self.blocking(move |s| {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let v =
-                s.db.get_pinned_cf(s.cf(CF_SHARDS), id.0)
-                    .map_err(|e| match e.kind() {
-                        rocksdb::ErrorKind::Corruption => StorageError::CorruptData(e.to_string()),
-                        _ => io(e),
-                    })?
-                    .map(|p| Bytes::copy_from_slice(&p));
-            ewma(&s.read_us, t.elapsed().as_micros() as u64);
+            let v = inner
+                .db
+                .get_pinned_cf(inner.cf(CF_SHARDS), id.0)
+                .map_err(|e| match e.kind() {
+                    rocksdb::ErrorKind::Corruption => StorageError::CorruptData(e.to_string()),
+                    _ => io(e),
+                })?
+                .map(|p| Pinned::bytes(p, inner.clone()));
+            ewma(&inner.read_us, t.elapsed().as_micros() as u64);
             Ok(v)
         })
         .await
+        .map_err(io)?
     }
 
     async fn delete(&self, id: &ChunkId) -> Result<bool> {
