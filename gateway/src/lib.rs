@@ -62,7 +62,7 @@ pub async fn run(args: RunArgs) -> Result<(), ServerError> {
     if cfg.server.dev_mode {
         tracing::warn!("development mode: do not expose this gateway to a network");
     }
-    let signal = shutdown_signal();
+    let signal = cyxcloud_proto::serve::shutdown_signal();
     let handle = start(cfg).await?;
     println!(
         "cyxcloud-gateway ready http={} grpc={} s3={}/s3",
@@ -74,33 +74,4 @@ pub async fn run(args: RunArgs) -> Result<(), ServerError> {
     handle.wait().await?;
     tracing::info!("gateway stopped");
     Ok(())
-}
-
-/// Registers the SIGTERM and SIGINT handlers at once, not when first polled: created before
-/// `ready` is printed, a signal sent right after it cannot kill the process by the default
-/// action instead of stopping it gracefully. Resolves on either signal.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (term, int) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        );
-        async move {
-            match (term, int) {
-                (Ok(mut t), Ok(mut i)) => {
-                    tokio::select! {
-                        _ = t.recv() => {}
-                        _ = i.recv() => {}
-                    }
-                }
-                _ => std::future::pending().await,
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -52,7 +52,7 @@ pub fn init_logging(cfg: &NodeConfig) {
 pub async fn run(args: RunArgs) -> Result<(), NodeError> {
     let cfg = NodeConfig::load(args.config.as_deref(), &args.overrides)?;
     init_logging(&cfg);
-    let signal = shutdown_signal();
+    let signal = cyxcloud_proto::serve::shutdown_signal();
     let handle = start(cfg).await?;
     println!(
         "cyxcloud-node ready node_id={} peer_id={} grpc={} metrics={}",
@@ -72,33 +72,4 @@ pub async fn run(args: RunArgs) -> Result<(), NodeError> {
     handle.wait().await?;
     tracing::info!("node stopped");
     Ok(())
-}
-
-/// Registers the SIGTERM and SIGINT handlers at once, not when first polled: created before
-/// `ready` is printed, a signal sent right after it cannot kill the process by the default
-/// action instead of stopping it gracefully. Resolves on either signal.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (term, int) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        );
-        async move {
-            match (term, int) {
-                (Ok(mut t), Ok(mut i)) => {
-                    tokio::select! {
-                        _ = t.recv() => {}
-                        _ = i.recv() => {}
-                    }
-                }
-                _ => std::future::pending().await,
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -5,6 +5,7 @@
 //! - [`metadata`]: bucket and object records.
 //! - [`gateway`]: GatewayService, the rich client's upload/commit/download operations.
 //! - [`limits`]: gRPC message size limits derived from chunk size and erasure profile.
+//! - [`serve`]: process lifecycle shared by the servers (graceful-shutdown signals).
 //!
 //! Code is generated at build time from `proto/*.proto` with protox (no system protoc).
 
@@ -22,6 +23,7 @@ pub mod gateway {
 }
 
 pub mod limits;
+pub mod serve;
 
 /// The message a node signs to register (NodeService.Register): proves it holds the key it
 /// registers. Length-prefixed fields, so no two inputs share a message.
