@@ -12,7 +12,7 @@ const PROBE_WINDOW: usize = 16 * 1024;
 const PROBE_WINDOWS: usize = 4;
 
 /// Worst-case compressed size of `len` input bytes.
-pub fn max_compressed_len(len: usize) -> usize {
+pub const fn max_compressed_len(len: usize) -> usize {
     lz4_flex::block::get_maximum_output_size(len)
 }
 
@@ -32,6 +32,13 @@ fn looks_incompressible(input: &[u8], scratch: &mut [u8]) -> bool {
         packed += lz4_flex::block::compress_into(window, scratch).unwrap_or(window.len());
     }
     packed * 100 > sampled * 95
+}
+
+/// True when LZ4 is not worth trying on `input`: samples of it do not shrink. Lets callers
+/// skip preparing a compression buffer for data that is stored as is.
+pub fn probably_incompressible(input: &[u8]) -> bool {
+    let mut scratch = [0u8; max_compressed_len(PROBE_WINDOW)];
+    looks_incompressible(input, &mut scratch)
 }
 
 /// Compress `input` into `out`, which must be at least `max_compressed_len(input.len())`

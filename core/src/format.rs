@@ -188,6 +188,20 @@ pub fn check_sizes(flags: Flags, original_size: u64, stored_size: u64) -> Result
 /// Parse a whole chunk blob (header and data), check that the length matches the header
 /// exactly and that the data hashes to the content hash. Returns the header and the data.
 pub fn parse_chunk(blob: &[u8]) -> Result<(ChunkHeader, &[u8])> {
+    let (header, data) = parse_chunk_unhashed(blob)?;
+    let actual = ChunkId::of(data);
+    if !actual.ct_eq(&header.content_hash) {
+        return Err(Error::HashMismatch {
+            expected: header.content_hash,
+            actual,
+        });
+    }
+    Ok((header, data))
+}
+
+/// [`parse_chunk`] without hashing the data: every check but the content hash. For callers
+/// that authenticate the data another way (GCM tags of an encrypted chunk).
+pub fn parse_chunk_unhashed(blob: &[u8]) -> Result<(ChunkHeader, &[u8])> {
     let header = ChunkHeader::parse(blob)?;
     let needed = HEADER_LEN as u64 + header.stored_size;
     if (blob.len() as u64) < needed {
@@ -203,15 +217,7 @@ pub fn parse_chunk(blob: &[u8]) -> Result<(ChunkHeader, &[u8])> {
             actual: blob.len() as u64,
         });
     }
-    let data = &blob[HEADER_LEN..];
-    let actual = ChunkId::of(data);
-    if !actual.ct_eq(&header.content_hash) {
-        return Err(Error::HashMismatch {
-            expected: header.content_hash,
-            actual,
-        });
-    }
-    Ok((header, data))
+    Ok((header, &blob[HEADER_LEN..]))
 }
 
 /// Length of the blob a header announces, for callers that must cut erasure padding.

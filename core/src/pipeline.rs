@@ -78,24 +78,144 @@ impl EncodedChunk<'_> {
     }
 }
 
-/// Feed `bytes`, which sit at `offset` of the data-shard run, to the hashers of the data
-/// shards they fall in. Shards that hold part of the header (written last) are skipped and
-/// hashed whole afterwards: shard 0, and more when shards are shorter than the header.
-fn hash_into_data_shards(
-    hashers: &mut [blake3::Hasher],
-    shard_len: usize,
-    mut offset: usize,
-    mut bytes: &[u8],
-) {
-    let header_shards = HEADER_LEN.div_ceil(shard_len);
-    while !bytes.is_empty() {
-        let shard = offset / shard_len;
-        let take = bytes.len().min((shard + 1) * shard_len - offset);
-        if shard >= header_shards {
-            hashers[shard].update(&bytes[..take]);
+/// Hashes shard 0, whose first bytes (the chunk header) are written last, without reading
+/// the shard twice. BLAKE3 is a tree over 1 KiB chunks: only the leftmost chunk holds the
+/// header, so the subtrees beside the tree's leftmost path (`[1K, 2K)`, `[2K, 4K)`, ...,
+/// `[l/2, l)` and the root's right half `[l, len)`) are hashed as their bytes are produced,
+/// and once the header is in place the first chunk is hashed and merged up that path.
+struct HeadShardHasher {
+    /// The subtrees beside the leftmost path, in order: (start offset, end offset, hasher).
+    parts: Vec<(usize, usize, blake3::Hasher)>,
+    /// Index in `parts` of the subtree being fed.
+    current: usize,
+}
+
+impl HeadShardHasher {
+    /// For a shard of `len` bytes; `None` when the shard is a single BLAKE3 chunk or less
+    /// (then it is simply hashed whole once complete).
+    fn new(len: usize) -> Option<Self> {
+        use blake3::hazmat::{HasherExt, left_subtree_len};
+        if len <= blake3::CHUNK_LEN {
+            return None;
         }
-        offset += take;
-        bytes = &bytes[take..];
+        let left = left_subtree_len(len as u64) as usize;
+        let mut parts = Vec::new();
+        let mut start = blake3::CHUNK_LEN;
+        while start < left {
+            parts.push((start, 2 * start));
+            start *= 2;
+        }
+        parts.push((left, len));
+        let parts = parts
+            .into_iter()
+            .map(|(a, b)| {
+                let mut h = blake3::Hasher::new();
+                h.set_input_offset(a as u64);
+                (a, b, h)
+            })
+            .collect();
+        Some(Self { parts, current: 0 })
+    }
+
+    /// Feed the bytes at `offset` of the shard, in order; bytes of the first chunk are
+    /// ignored (they are read again in `finish`).
+    fn update(&mut self, mut offset: usize, mut bytes: &[u8]) {
+        if offset < blake3::CHUNK_LEN {
+            let skip = bytes.len().min(blake3::CHUNK_LEN - offset);
+            offset += skip;
+            bytes = &bytes[skip..];
+        }
+        while !bytes.is_empty() {
+            let (_, end, h) = &mut self.parts[self.current];
+            let take = bytes.len().min(*end - offset);
+            h.update(&bytes[..take]);
+            offset += take;
+            bytes = &bytes[take..];
+            if offset == *end {
+                self.current += 1;
+            }
+        }
+    }
+
+    /// The shard's id, given its first BLAKE3 chunk, once every other byte was fed.
+    fn finish(&self, first_chunk: &[u8]) -> ChunkId {
+        use blake3::hazmat::{HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root};
+        debug_assert_eq!(first_chunk.len(), blake3::CHUNK_LEN);
+        let mut cv = blake3::Hasher::new()
+            .update(first_chunk)
+            .finalize_non_root();
+        let (root_right, path) = self.parts.split_last().expect("at least one part");
+        for (_, _, h) in path {
+            cv = merge_subtrees_non_root(&cv, &h.finalize_non_root(), Mode::Hash);
+        }
+        let root = merge_subtrees_root(&cv, &root_right.2.finalize_non_root(), Mode::Hash);
+        ChunkId(*root.as_bytes())
+    }
+}
+
+/// The hashers of a chunk's shards while it is encoded.
+struct ShardHashers {
+    /// Shard 0's hasher when the header fits in its first BLAKE3 chunk.
+    head: Option<HeadShardHasher>,
+    /// One per shard; shards that hold part of the header and have no `head` hasher are
+    /// hashed whole once the header is written.
+    all: Vec<blake3::Hasher>,
+    shard_len: usize,
+}
+
+impl ShardHashers {
+    fn new(total_shards: usize, shard_len: usize) -> Self {
+        Self {
+            head: HeadShardHasher::new(shard_len),
+            all: (0..total_shards).map(|_| blake3::Hasher::new()).collect(),
+            shard_len,
+        }
+    }
+
+    /// Shards (from 0) whose bytes must be hashed whole after the header is written.
+    fn late_shards(&self) -> usize {
+        if self.head.is_some() {
+            0
+        } else {
+            HEADER_LEN.div_ceil(self.shard_len)
+        }
+    }
+
+    /// Feed `bytes`, which sit at `offset` of the data-shard run, to the hashers of the data
+    /// shards they fall in.
+    fn update_data(&mut self, mut offset: usize, mut bytes: &[u8]) {
+        let shard_len = self.shard_len;
+        let late = self.late_shards();
+        while !bytes.is_empty() {
+            let shard = offset / shard_len;
+            let take = bytes.len().min((shard + 1) * shard_len - offset);
+            match &mut self.head {
+                Some(head) if shard == 0 => head.update(offset, &bytes[..take]),
+                _ if shard >= late => {
+                    self.all[shard].update(&bytes[..take]);
+                }
+                _ => {}
+            }
+            offset += take;
+            bytes = &bytes[take..];
+        }
+    }
+
+    /// The shard ids, once the header is in `stripes` and parity shards were fed.
+    fn finish(mut self, stripes: &[u8]) -> Vec<ChunkId> {
+        let late = self.late_shards();
+        for (i, shard) in stripes.chunks_exact(self.shard_len).take(late).enumerate() {
+            self.all[i].update(shard);
+        }
+        let mut ids: Vec<ChunkId> = self
+            .all
+            .iter()
+            .map(|h| ChunkId(*h.finalize().as_bytes()))
+            .collect();
+        if let Some(head) = &self.head {
+            ids[0] = head.finish(&stripes[..blake3::CHUNK_LEN]);
+        }
+        ids
     }
 }
 
@@ -115,6 +235,15 @@ impl ChunkEncoder {
     /// Bytes of buffer memory held between calls.
     pub fn buffered_bytes(&self) -> usize {
         self.buf.capacity() + self.compressed.capacity()
+    }
+
+    /// Offer a buffer (from a [`BufferPool`](crate::buffers::BufferPool)) to build the next
+    /// chunk's shards in; kept when larger than the one held, so a caller of
+    /// [`encode_owned`](Self::encode_owned) need not fault in a fresh buffer per chunk.
+    pub fn reuse_buffer(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > self.buf.capacity() {
+            self.buf = buf;
+        }
     }
 
     /// Encode chunk `index` of `object` into shards.
@@ -151,7 +280,7 @@ impl ChunkEncoder {
 
         let mut flags = Flags::VERIFIED;
         let mut payload = plaintext;
-        if opts.compress {
+        if opts.compress && !compress::probably_incompressible(plaintext) {
             ensure_len(compressed, compress::max_compressed_len(n));
             if let Some(c) = compress::compress_into(plaintext, compressed) {
                 flags.set(Flags::COMPRESSED, true);
@@ -170,8 +299,7 @@ impl ChunkEncoder {
         ensure_len(buf, total);
         let stripes = &mut buf[..total];
 
-        let mut hashers: Vec<blake3::Hasher> =
-            (0..total_shards).map(|_| blake3::Hasher::new()).collect();
+        let mut hashers = ShardHashers::new(total_shards, shard_len);
         let mut content = blake3::Hasher::new();
         let sealing = opts
             .key
@@ -190,17 +318,12 @@ impl ChunkEncoder {
                 pos += TAG_LEN;
             }
             content.update(&stripes[start..pos]);
-            hash_into_data_shards(&mut hashers, shard_len, start, &stripes[start..pos]);
+            hashers.update_data(start, &stripes[start..pos]);
         }
         debug_assert_eq!(pos, blob_len);
         let data_end = k * shard_len;
         stripes[blob_len..data_end].fill(0);
-        hash_into_data_shards(
-            &mut hashers,
-            shard_len,
-            blob_len,
-            &stripes[blob_len..data_end],
-        );
+        hashers.update_data(blob_len, &stripes[blob_len..data_end]);
 
         let content_hash = ChunkId(*content.finalize().as_bytes());
         let header = ChunkHeader {
@@ -215,21 +338,10 @@ impl ChunkEncoder {
                 .try_into()
                 .expect("header slice"),
         );
-        for (i, shard) in stripes
-            .chunks_exact(shard_len)
-            .take(HEADER_LEN.div_ceil(shard_len))
-            .enumerate()
-        {
-            hashers[i].update(shard);
-        }
-
         coder.encode_with(stripes, shard_len, |i, piece| {
-            hashers[i].update(piece);
+            hashers.all[i].update(piece);
         })?;
-        let shards = hashers
-            .iter()
-            .map(|h| ChunkId(*h.finalize().as_bytes()))
-            .collect();
+        let shards = hashers.finish(stripes);
 
         Ok(EncodedChunk {
             entry: ChunkEntry {
@@ -273,6 +385,18 @@ pub struct DecodedChunk<'a> {
     pub corrupt: Vec<usize>,
 }
 
+/// Copy `src` into `dst` and hash it on the way, in pieces that stay in cache, so the shard
+/// is pulled from memory once. True when it hashes to `id`; `dst` is garbage otherwise.
+fn copy_verified(src: &[u8], dst: &mut [u8], id: &ChunkId) -> bool {
+    const PIECE: usize = 64 * 1024;
+    let mut h = blake3::Hasher::new();
+    for (d, s) in dst.chunks_mut(PIECE).zip(src.chunks(PIECE)) {
+        d.copy_from_slice(s);
+        h.update(d);
+    }
+    ChunkId(*h.finalize().as_bytes()).ct_eq(id)
+}
+
 /// Decodes chunks of one profile, reusing its buffers.
 pub struct ChunkDecoder {
     coder: ErasureCoder,
@@ -287,6 +411,21 @@ impl ChunkDecoder {
             buf: Vec::new(),
             out: Vec::new(),
         })
+    }
+
+    /// Offer a buffer (from a [`BufferPool`](crate::buffers::BufferPool)) for the next
+    /// decode, replacing one that [`decode_owned`](Self::decode_owned) handed over.
+    pub fn reuse_buffer(&mut self, buf: Vec<u8>) {
+        if buf.capacity() > self.buf.capacity() {
+            self.buf = buf;
+        } else if buf.capacity() > self.out.capacity() {
+            self.out = buf;
+        }
+    }
+
+    /// The buffers the decoder holds (to return to a pool before dropping it).
+    pub fn take_buffers(&mut self) -> [Vec<u8>; 2] {
+        [std::mem::take(&mut self.buf), std::mem::take(&mut self.out)]
     }
 
     /// Decode one chunk from whichever shards are at hand (`None` for missing ones). Only
@@ -329,8 +468,8 @@ impl ChunkDecoder {
                 break;
             }
             let Some(s) = shard else { continue };
-            if s.len() == shard_len && ChunkId::of(s).ct_eq(&entry.shards[i]) {
-                stripes[i * shard_len..(i + 1) * shard_len].copy_from_slice(s);
+            let dst = &mut stripes[i * shard_len..(i + 1) * shard_len];
+            if s.len() == shard_len && copy_verified(s, dst, &entry.shards[i]) {
                 present[i] = true;
                 valid += 1;
             } else {
@@ -357,7 +496,14 @@ impl ChunkDecoder {
                 actual: blob_len as u64,
             });
         }
-        format::parse_chunk(&blob_region[..blob_len])?;
+        // An encrypted chunk's data is authenticated by its GCM tags below, which covers
+        // everything the content hash would (and binds the chunk's place in its object too).
+        // A plain chunk is checked against its content hash.
+        if header.flags.encrypted() {
+            format::parse_chunk_unhashed(&blob_region[..blob_len])?;
+        } else {
+            format::parse_chunk(&blob_region[..blob_len])?;
+        }
         if !header.content_hash.ct_eq(&entry.chunk_id)
             || header.flags != entry.flags
             || header.original_size != entry.original_size
@@ -573,6 +719,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn head_shard_hasher_matches_blake3_for_every_tree_shape() {
+        // Lengths around every power of two of BLAKE3 chunks, fed in uneven pieces.
+        let data: Vec<u8> = (0..70_000u32).map(|i| (i * 31 % 253) as u8).collect();
+        let mut lens = vec![1025, 1100, 2047, 2048, 2049, 3000, 4095, 4096, 4097, 70_000];
+        for p in 11..16 {
+            lens.extend([(1 << p) - 1, 1 << p, (1 << p) + 1, (1 << p) + 1024]);
+        }
+        for len in lens {
+            let shard = &data[..len];
+            for piece in [1, 100, 1000, 1024, 4096, 50_000] {
+                let mut h = HeadShardHasher::new(len).unwrap();
+                let mut at = 0;
+                for p in shard.chunks(piece) {
+                    h.update(at, p);
+                    at += p.len();
+                }
+                let got = h.finish(&shard[..blake3::CHUNK_LEN]);
+                assert_eq!(got, ChunkId::of(shard), "len {len}, pieces of {piece}");
+            }
+        }
+        assert!(HeadShardHasher::new(1024).is_none());
     }
 
     #[test]
