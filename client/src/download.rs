@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use cyxcloud_core::buffers::BufferPool;
 use cyxcloud_core::keys::DataKey;
 use cyxcloud_core::manifest::ChunkEntry;
 use cyxcloud_core::pipeline::ChunkDecoder;
@@ -137,7 +138,8 @@ impl Client {
         let mut written = 0u64;
         let mut stream = futures_util::stream::iter(d.chunks.into_iter().map(|c| {
             let (pool, manifest, dk) = (self.pool.clone(), manifest.clone(), dk.clone());
-            async move { fetch_chunk(pool, manifest, dk, c).await }
+            let buffers = self.buffers.clone();
+            async move { fetch_chunk(pool, buffers, manifest, dk, c).await }
         }))
         .buffered(parallel);
         while let Some(r) = stream.next().await {
@@ -346,10 +348,11 @@ impl Sink for FileSink {
 /// Fetch k verified shards of one chunk and decode it.
 async fn fetch_chunk(
     pool: Arc<NodePool>,
+    buffers: BufferPool,
     manifest: Arc<Manifest>,
     dk: Arc<DataKey>,
     c: ChunkSources,
-) -> Result<(u64, Vec<u8>)> {
+) -> Result<(u64, Bytes)> {
     let index = c.chunk_index;
     let entry: ChunkEntry = manifest
         .chunks
@@ -462,11 +465,16 @@ async fn fetch_chunk(
             )));
         }
         let (object, entry, dk) = (manifest.object_id, entry.clone(), dk.clone());
+        let buffers = buffers.clone();
         let (back, r) = tokio::task::spawn_blocking(move || {
             let r = ChunkDecoder::new(profile).and_then(|mut dec| {
+                dec.reuse_buffer(buffers.take(size * total));
                 let refs: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
-                dec.decode(&object, &entry, &refs, Some(&dk))
-                    .map(|out| out.data.to_vec())
+                let r = dec
+                    .decode_owned(&object, &entry, &refs, Some(&dk))
+                    .map(|out| buffers.bytes(out.buffer).slice(out.range));
+                dec.take_buffers().into_iter().for_each(|b| buffers.give(b));
+                r
             });
             (shards, r)
         })

@@ -23,6 +23,7 @@ pub mod progress;
 pub mod secrets;
 pub mod upload;
 
+use cyxcloud_core::buffers::BufferPool;
 use std::sync::Arc;
 
 use cyxcloud_core::keys::KeyEncryptionKey;
@@ -45,10 +46,17 @@ pub struct Client {
     api: Api,
     grpc: GatewayServiceClient<Channel>,
     pool: Arc<nodes::NodePool>,
+    /// Shard and plaintext buffers reused from chunk to chunk (see `core::buffers`).
+    buffers: BufferPool,
     key: OnceCell<KeyEncryptionKey>,
     store: Option<Arc<SecretStore>>,
     pass: Arc<Passphrase>,
 }
+
+/// Idle chunk buffers kept for reuse. Buffers cycle between the chunks in flight and this
+/// pool, so it adds nothing to the peak memory of a transfer; it only saves faulting in fresh
+/// pages for every chunk.
+const IDLE_BUFFER_BYTES: usize = 256 << 20;
 
 /// Messages the gateway sends can carry a whole manifest; shards never pass through it.
 const GATEWAY_MESSAGE_LIMIT: usize = 64 << 20;
@@ -89,6 +97,7 @@ impl Client {
             api,
             grpc,
             pool: nodes::NodePool::new(max_connections),
+            buffers: BufferPool::new(IDLE_BUFFER_BYTES),
             key: OnceCell::new(),
             store,
             pass,

@@ -339,6 +339,7 @@ impl Client {
         let enc_progress = progress.clone();
         let encoder = {
             let sem = sem.clone();
+            let buffers = self.buffers.clone();
             tokio::task::spawn_blocking(move || {
                 let mut run = || -> Result<()> {
                     let mut encoder = ChunkEncoder::new(profile)?;
@@ -371,6 +372,7 @@ impl Client {
                             compress,
                             key: Some(&dk),
                         };
+                        encoder.reuse_buffer(buffers.take(encoded_len));
                         let (entry, shards) =
                             encoder.encode_owned(&object, index, &buf[..n], opts)?;
                         emit(
@@ -383,7 +385,7 @@ impl Client {
                         let e = Encoded {
                             index,
                             entry,
-                            shards: Bytes::from(shards),
+                            shards: buffers.bytes(shards),
                             _slot: slot,
                         };
                         if tx.blocking_send(Ok(e)).is_err() {

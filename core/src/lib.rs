@@ -1,6 +1,7 @@
 //! CyxCloud core: the formats, cryptography and erasure coding every other crate shares.
 //! No network and no disk I/O: callers hand in bytes (or a reader) and get bytes back.
 //!
+//! - [`buffers`]: a pool of large buffers, so chunk-sized allocations are not faulted in again.
 //! - [`id`]: content ids (BLAKE3 of stored bytes) and object ids.
 //! - [`format`]: the 72-byte chunk header and strict blob parsing.
 //! - [`compress`]: LZ4 with an incompressibility probe.
@@ -12,6 +13,7 @@
 //! - [`grant`]: Ed25519-signed authorisations for node operations.
 //! - [`error_code`]: the specification's error codes and JSON error body.
 
+pub mod buffers;
 pub mod compress;
 pub mod crypto;
 pub mod erasure;

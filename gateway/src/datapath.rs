@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use cyxcloud_core::buffers::BufferPool;
 use cyxcloud_core::grant::GrantOp;
 use cyxcloud_core::keys::{DataKey, KeyEncryptionKey};
 use cyxcloud_core::manifest::{ALGORITHM_AES_256_GCM, ChunkEntry, EncryptionInfo};
@@ -49,6 +50,8 @@ pub struct DataPathConfig {
 }
 
 pub struct DataPath {
+    /// Chunk, shard and plaintext buffers, reused across requests (see `core::buffers`).
+    pub buffers: BufferPool,
     pub db: Db,
     pub registry: Arc<Registry>,
     pub signer: Arc<Signer>,
@@ -63,6 +66,13 @@ pub struct StoredPart {
     pub shards: Vec<ShardLoc>,
     pub md5: [u8; 16],
     pub size: u64,
+}
+
+/// Bytes of shards a chunk of `len` plaintext bytes can take at most (incompressible data
+/// plus its GCM tags and header).
+fn encoded_len(p: ErasureProfile, len: usize) -> usize {
+    p.shard_len(cyxcloud_core::format::HEADER_LEN + cyxcloud_core::crypto::sealed_len(len))
+        * p.total_shards()
 }
 
 pub fn write_quorum(p: ErasureProfile) -> usize {
@@ -103,14 +113,13 @@ impl DataPath {
         let mut md5 = md5::Md5::new();
         let mut total: u64 = 0;
         let mut index: u64 = 0;
-        let mut spare_buf: Option<Vec<u8>> = None;
         let mut in_flight = FuturesUnordered::new();
         let mut entries: Vec<Option<(ChunkEntry, Vec<ShardLoc>)>> = Vec::new();
         let mut pending: Option<Bytes> = None;
         let mut ended = false;
         while !ended {
             // Fill one chunk.
-            let mut buf = spare_buf.take().unwrap_or_default();
+            let mut buf = self.buffers.take(chunk_size);
             buf.clear();
             buf.reserve(chunk_size);
             loop {
@@ -143,15 +152,18 @@ impl DataPath {
                 }
             }
             if buf.is_empty() {
+                self.buffers.give(buf);
                 break;
             }
             let i = index;
             index += 1;
             entries.push(None);
             let key = key.clone();
+            let pool = self.buffers.clone();
             let enc = tokio::task::spawn_blocking(move || -> Result<Encoded> {
                 let mut e = ChunkEncoder::new(profile)?;
-                let c = e.encode(
+                e.reuse_buffer(pool.take(encoded_len(profile, buf.len())));
+                let (entry, stripes) = e.encode_owned(
                     &object,
                     i,
                     &buf,
@@ -160,16 +172,17 @@ impl DataPath {
                         key: Some(&key),
                     },
                 )?;
-                let shards = c.to_owned_shards().into_iter().map(Bytes::from).collect();
-                Ok(Encoded {
-                    entry: c.entry.clone(),
-                    shards,
-                    buf,
-                })
+                // The shards are views of the encoder's buffer: no copy per shard.
+                let len = entry.shard_size as usize;
+                let stripes = pool.bytes(stripes);
+                let shards = (0..entry.shards.len())
+                    .map(|s| stripes.slice(s * len..(s + 1) * len))
+                    .collect();
+                Ok(Encoded { entry, shards, buf })
             })
             .await
             .map_err(|e| GatewayError::Internal(format!("encoder task: {e}")))??;
-            spare_buf = Some(enc.buf);
+            self.buffers.give(enc.buf);
             let this = self.clone();
             let upload = upload_id.to_string();
             in_flight.push(async move {
@@ -404,10 +417,15 @@ impl DataPath {
                 .map(|g| g.as_ref().map(|(b, _)| b.clone()))
                 .collect();
             let (entry2, key2) = (entry.clone(), key.clone());
+            let pool = self.buffers.clone();
             let decoded = tokio::task::spawn_blocking(move || {
                 let refs: Vec<Option<&[u8]>> = shards.iter().map(|o| o.as_deref()).collect();
-                let r = ChunkDecoder::new(profile)
-                    .and_then(|mut d| d.decode_owned(&object, &entry2, &refs, key2.as_deref()));
+                let r = ChunkDecoder::new(profile).and_then(|mut d| {
+                    d.reuse_buffer(pool.take(entry2.shard_size as usize * total));
+                    let r = d.decode_owned(&object, &entry2, &refs, key2.as_deref());
+                    d.take_buffers().into_iter().for_each(|b| pool.give(b));
+                    r
+                });
                 match r {
                     Err(cyxcloud_core::Error::NotEnoughShards { .. }) => {
                         let bad: Vec<usize> = refs
@@ -429,7 +447,7 @@ impl DataPath {
                     if !out.corrupt.is_empty() {
                         tracing::warn!(shards = ?out.corrupt, "corrupt shards skipped while decoding");
                     }
-                    return Ok(Bytes::from(out.buffer).slice(out.range));
+                    return Ok(self.buffers.bytes(out.buffer).slice(out.range));
                 }
                 Err(bad) if !bad.is_empty() => {
                     for i in bad {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use cyxcloud_core::buffers::BufferPool;
 use cyxcloud_core::keys::{KeyEncryptionKey, MasterKey};
 use cyxcloud_proto::node::node_service_server::NodeServiceServer;
 use tokio::sync::Notify;
@@ -19,6 +20,9 @@ use crate::db::Db;
 use crate::error::GatewayError;
 use crate::events::Events;
 use crate::nodes::{NodeServiceImpl, Registry, Signer};
+
+/// Idle chunk and shard buffers the data path keeps for reuse: a few 64 MiB chunks' worth.
+const IDLE_BUFFER_BYTES: usize = 768 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -190,6 +194,7 @@ pub async fn start(cfg: GatewayConfig) -> Result<GatewayHandle, ServerError> {
     registry.load(&db.nodes().await.map_err(db_err)?);
     let signer = Arc::new(Signer::new(signing, cfg.storage.grant_ttl_secs));
     let data = Arc::new(DataPath {
+        buffers: BufferPool::new(IDLE_BUFFER_BYTES),
         db: db.clone(),
         registry: registry.clone(),
         signer: signer.clone(),

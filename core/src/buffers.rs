@@ -1,0 +1,144 @@
+//! A pool of large byte buffers shared by encoders, decoders and the bytes in flight.
+//!
+//! A 64 MiB chunk encodes into 112 MiB of shards (8+6). Buffers that large are mapped fresh
+//! by the allocator on every allocation and handed back to the kernel on every free, so each
+//! chunk would pay for faulting in and zeroing every page again: on this pipeline that cost
+//! is a third of the encoding itself. The pool keeps a few buffers mapped instead. A buffer
+//! handed out as [`Bytes`] (shards being sent, plaintext being served) comes back to the pool
+//! when its last view is dropped.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+/// Buffers smaller than this are not worth keeping (the allocator reuses them itself).
+const MIN_POOLED: usize = 1 << 20;
+
+/// A bounded pool of byte buffers; cloning shares the pool.
+#[derive(Clone)]
+pub struct BufferPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    free: Mutex<Vec<Vec<u8>>>,
+    /// Most bytes of capacity kept while idle.
+    max_bytes: usize,
+}
+
+impl BufferPool {
+    /// A pool that keeps at most `max_bytes` of idle buffers.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                free: Mutex::new(Vec::new()),
+                max_bytes,
+            }),
+        }
+    }
+
+    /// A buffer with room for at least `min_capacity` bytes: the smallest idle one that
+    /// fits, or a new empty one (which allocates on first use). Its length and contents are
+    /// whatever its last user left; callers overwrite or resize it.
+    pub fn take(&self, min_capacity: usize) -> Vec<u8> {
+        let mut free = self.inner.lock();
+        let best = (0..free.len())
+            .filter(|&i| free[i].capacity() >= min_capacity)
+            .min_by_key(|&i| free[i].capacity());
+        best.map(|i| free.swap_remove(i)).unwrap_or_default()
+    }
+
+    /// Return a buffer. Dropped instead when it is small or the pool is full.
+    pub fn give(&self, buf: Vec<u8>) {
+        if buf.capacity() < MIN_POOLED || buf.capacity() > self.inner.max_bytes {
+            return;
+        }
+        let mut free = self.inner.lock();
+        let held: usize = free.iter().map(Vec::capacity).sum();
+        if held + buf.capacity() <= self.inner.max_bytes {
+            free.push(buf);
+        }
+    }
+
+    /// `buf` as `Bytes`; the buffer returns to the pool when the last view is dropped.
+    pub fn bytes(&self, buf: Vec<u8>) -> Bytes {
+        Bytes::from_owner(Pooled {
+            buf,
+            pool: self.clone(),
+        })
+    }
+
+    /// Bytes of capacity held idle.
+    pub fn idle_bytes(&self) -> usize {
+        self.inner.lock().iter().map(Vec::capacity).sum()
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        // The list stays consistent even if a holder panicked: every operation is one push
+        // or one removal.
+        self.free.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct Pooled {
+    buf: Vec<u8>,
+    pool: BufferPool,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_come_back_when_the_last_view_drops() {
+        let pool = BufferPool::new(64 << 20);
+        let b = pool.bytes(vec![7u8; 4 << 20]);
+        let (x, y) = (b.slice(..10), b.slice(1 << 20..));
+        drop(b);
+        drop(x);
+        assert_eq!(pool.idle_bytes(), 0, "a view is still alive");
+        assert_eq!(y[0], 7);
+        drop(y);
+        assert!(pool.idle_bytes() >= 4 << 20);
+        assert_eq!(
+            pool.take(5 << 20).capacity(),
+            0,
+            "nothing idle is large enough"
+        );
+        let v = pool.take(4 << 20);
+        assert!(v.capacity() >= 4 << 20);
+        assert_eq!(pool.idle_bytes(), 0);
+    }
+
+    #[test]
+    fn the_pool_is_bounded_and_skips_small_buffers() {
+        let pool = BufferPool::new(8 << 20);
+        pool.give(vec![0u8; 1000]);
+        assert_eq!(pool.idle_bytes(), 0);
+        pool.give(Vec::with_capacity(5 << 20));
+        pool.give(Vec::with_capacity(5 << 20));
+        assert_eq!(pool.idle_bytes(), 5 << 20);
+        pool.give(Vec::with_capacity(9 << 20));
+        assert_eq!(pool.idle_bytes(), 5 << 20);
+        pool.give(Vec::with_capacity(2 << 20));
+        assert_eq!(pool.idle_bytes(), 7 << 20);
+        // The smallest buffer that fits is handed out.
+        assert_eq!(pool.take(1 << 20).capacity(), 2 << 20);
+        assert!(pool.take(1 << 20).capacity() >= 5 << 20);
+        assert_eq!(pool.take(1).capacity(), 0);
+    }
+}
