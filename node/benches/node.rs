@@ -196,8 +196,14 @@ async fn main() {
     print("StoreChunk 8 MiB, 1 client", &r, raw8);
     let r = run(&url, 8, 8 * MIB, 6, true, &gw, pk, 2).await;
     print("StoreChunk 8 MiB, 8 clients", &r, raw8);
+    // Flushes write blob files with direct I/O, so the first read of a flushed shard comes
+    // from the disk and only then sits in the page cache.
+    let r = run(&url, 1, 8 * MIB, 24, false, &gw, pk, 1).await;
+    print("GetChunk 8 MiB (first read), 1 client", &r, raw8);
     let r = run(&url, 1, 8 * MIB, 24, false, &gw, pk, 1).await;
     print("GetChunk 8 MiB (warm), 1 client", &r, raw8);
+    let r = run(&url, 8, 8 * MIB, 6, false, &gw, pk, 2).await;
+    print("GetChunk 8 MiB (first read), 8 clients", &r, raw8);
     let r = run(&url, 8, 8 * MIB, 6, false, &gw, pk, 2).await;
     print("GetChunk 8 MiB (warm), 8 clients", &r, raw8);
     let r = run(&url, 1, 64 * 1024, 300, true, &gw, pk, 3).await;
