@@ -468,13 +468,9 @@ async fn fetch_chunk(
         let buffers = buffers.clone();
         let (back, r) = tokio::task::spawn_blocking(move || {
             let r = ChunkDecoder::new(profile).and_then(|mut dec| {
-                dec.reuse_buffer(buffers.take(size * total));
                 let refs: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
-                let r = dec
-                    .decode_owned(&object, &entry, &refs, Some(&dk))
-                    .map(|out| buffers.bytes(out.buffer).slice(out.range));
-                dec.take_buffers().into_iter().for_each(|b| buffers.give(b));
-                r
+                dec.decode_pooled(&buffers, &object, &entry, &refs, Some(&dk))
+                    .map(|(plain, _)| plain)
             });
             (shards, r)
         })

@@ -13,6 +13,7 @@
 
 use std::io::Read;
 
+use crate::buffers::BufferPool;
 use crate::compress;
 use crate::crypto::{self, TAG_LEN};
 use crate::erasure::{ErasureCoder, ErasureProfile};
@@ -596,6 +597,32 @@ impl ChunkDecoder {
             corrupt,
         })
     }
+}
+
+impl ChunkDecoder {
+    /// [`decode_owned`](Self::decode_owned) with buffers from `pool`: the plaintext comes
+    /// back as `Bytes` that return their buffer to the pool when dropped, and the buffers the
+    /// decoder kept go back at once. Also returns the shards that failed verification.
+    pub fn decode_pooled(
+        &mut self,
+        pool: &BufferPool,
+        object: &ObjectId,
+        entry: &ChunkEntry,
+        shards: &[Option<&[u8]>],
+        key: Option<&DataKey>,
+    ) -> Result<(bytes::Bytes, Vec<usize>)> {
+        self.reuse_buffer(pool.take(entry.shard_size as usize * shards.len()));
+        let r = self.decode_owned(object, entry, shards, key);
+        self.take_buffers().into_iter().for_each(|b| pool.give(b));
+        let out = r?;
+        Ok((pool.bytes(out.buffer).slice(out.range), out.corrupt))
+    }
+}
+
+/// Bytes of shards a chunk of `len` plaintext bytes can take at most (stored as is, sealed,
+/// behind its header): what to reserve for [`ChunkEncoder::encode_owned`].
+pub fn max_encoded_len(profile: ErasureProfile, len: usize) -> usize {
+    profile.shard_len(HEADER_LEN + crypto::sealed_len(len)) * profile.total_shards()
 }
 
 /// A decoded chunk that owns its buffer: the plaintext is `buffer[range]`.

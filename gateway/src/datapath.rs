@@ -23,7 +23,7 @@ use cyxcloud_core::buffers::BufferPool;
 use cyxcloud_core::grant::GrantOp;
 use cyxcloud_core::keys::{DataKey, KeyEncryptionKey};
 use cyxcloud_core::manifest::{ALGORITHM_AES_256_GCM, ChunkEntry, EncryptionInfo};
-use cyxcloud_core::pipeline::{ChunkDecoder, ChunkEncoder, ChunkOptions};
+use cyxcloud_core::pipeline::{ChunkDecoder, ChunkEncoder, ChunkOptions, max_encoded_len};
 use cyxcloud_core::{ChunkId, ErasureProfile, Manifest, ObjectId};
 use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
 use cyxcloud_proto::chunk::{self as cpb};
@@ -66,13 +66,6 @@ pub struct StoredPart {
     pub shards: Vec<ShardLoc>,
     pub md5: [u8; 16],
     pub size: u64,
-}
-
-/// Bytes of shards a chunk of `len` plaintext bytes can take at most (incompressible data
-/// plus its GCM tags and header).
-fn encoded_len(p: ErasureProfile, len: usize) -> usize {
-    p.shard_len(cyxcloud_core::format::HEADER_LEN + cyxcloud_core::crypto::sealed_len(len))
-        * p.total_shards()
 }
 
 pub fn write_quorum(p: ErasureProfile) -> usize {
@@ -162,7 +155,7 @@ impl DataPath {
             let pool = self.buffers.clone();
             let enc = tokio::task::spawn_blocking(move || -> Result<Encoded> {
                 let mut e = ChunkEncoder::new(profile)?;
-                e.reuse_buffer(pool.take(encoded_len(profile, buf.len())));
+                e.reuse_buffer(pool.take(max_encoded_len(profile, buf.len())));
                 let (entry, stripes) = e.encode_owned(
                     &object,
                     i,
@@ -421,10 +414,7 @@ impl DataPath {
             let decoded = tokio::task::spawn_blocking(move || {
                 let refs: Vec<Option<&[u8]>> = shards.iter().map(|o| o.as_deref()).collect();
                 let r = ChunkDecoder::new(profile).and_then(|mut d| {
-                    d.reuse_buffer(pool.take(entry2.shard_size as usize * total));
-                    let r = d.decode_owned(&object, &entry2, &refs, key2.as_deref());
-                    d.take_buffers().into_iter().for_each(|b| pool.give(b));
-                    r
+                    d.decode_pooled(&pool, &object, &entry2, &refs, key2.as_deref())
                 });
                 match r {
                     Err(cyxcloud_core::Error::NotEnoughShards { .. }) => {
@@ -443,11 +433,11 @@ impl DataPath {
             .map_err(|e| GatewayError::Internal(format!("decoder task: {e}")))?;
             match decoded {
                 Ok(r) => {
-                    let out = r?;
-                    if !out.corrupt.is_empty() {
-                        tracing::warn!(shards = ?out.corrupt, "corrupt shards skipped while decoding");
+                    let (data, corrupt) = r?;
+                    if !corrupt.is_empty() {
+                        tracing::warn!(shards = ?corrupt, "corrupt shards skipped while decoding");
                     }
-                    return Ok(self.buffers.bytes(out.buffer).slice(out.range));
+                    return Ok(data);
                 }
                 Err(bad) if !bad.is_empty() => {
                     for i in bad {
