@@ -12,6 +12,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fds = protox::compile(files, ["proto"])?;
     // Shard payloads move as `bytes::Bytes`: no copies between the network and storage.
-    tonic_prost_build::configure().bytes(".").compile_fds(fds)?;
+    tonic_prost_build::configure()
+        .bytes(".")
+        .codec_path("crate::codec::SizedProstCodec")
+        .compile_fds(fds)?;
     Ok(())
 }

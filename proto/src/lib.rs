@@ -4,6 +4,7 @@
 //! - [`node`]: NodeService, registration and heartbeats (nodes call the gateway).
 //! - [`metadata`]: bucket and object records.
 //! - [`gateway`]: GatewayService, the rich client's upload/commit/download operations.
+//! - [`codec`]: the prost codec every service uses, sized before it encodes.
 //! - [`limits`]: gRPC message size limits derived from chunk size and erasure profile.
 //! - [`serve`]: process lifecycle shared by the servers (graceful-shutdown signals).
 //!
@@ -22,6 +23,7 @@ pub mod gateway {
     tonic::include_proto!("cyxcloud.gateway");
 }
 
+pub mod codec;
 pub mod limits;
 pub mod serve;
 
