@@ -359,6 +359,7 @@ Register-ArgumentCompleter -Native -CommandName 'cyxcloud' -ScriptBlock {
             [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'miner | volunteer | enterprise [env: NODE_TYPE]')
             [CompletionResult]::new('--storage-path', '--storage-path', [CompletionResultType]::ParameterName, 'Data directory [env: STORAGE_PATH]')
             [CompletionResult]::new('--capacity-gb', '--capacity-gb', [CompletionResultType]::ParameterName, 'Capacity in GB [env: NODE_CAPACITY_GB]')
+            [CompletionResult]::new('--read-cache-mb', '--read-cache-mb', [CompletionResultType]::ParameterName, 'Read cache for shards in MiB, 0 for none [env: NODE_READ_CACHE_MB]')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'rocksdb | memory [env: NODE_BACKEND]')
             [CompletionResult]::new('--grpc-host', '--grpc-host', [CompletionResultType]::ParameterName, 'gRPC listen host [env: NODE_GRPC_HOST]')
             [CompletionResult]::new('--grpc-port', '--grpc-port', [CompletionResultType]::ParameterName, 'gRPC listen port, 0 for any free port [env: NODE_GRPC_PORT]')

@@ -332,6 +332,7 @@ set edit:completion:arg-completer[cyxcloud] = {|@words|
             cand --type 'miner | volunteer | enterprise [env: NODE_TYPE]'
             cand --storage-path 'Data directory [env: STORAGE_PATH]'
             cand --capacity-gb 'Capacity in GB [env: NODE_CAPACITY_GB]'
+            cand --read-cache-mb 'Read cache for shards in MiB, 0 for none [env: NODE_READ_CACHE_MB]'
             cand --backend 'rocksdb | memory [env: NODE_BACKEND]'
             cand --grpc-host 'gRPC listen host [env: NODE_GRPC_HOST]'
             cand --grpc-port 'gRPC listen port, 0 for any free port [env: NODE_GRPC_PORT]'

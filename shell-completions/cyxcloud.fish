@@ -222,6 +222,7 @@ complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l type -d 'miner | volunteer | enterprise [env: NODE_TYPE]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l storage-path -d 'Data directory [env: STORAGE_PATH]' -r -F
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l capacity-gb -d 'Capacity in GB [env: NODE_CAPACITY_GB]' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l read-cache-mb -d 'Read cache for shards in MiB, 0 for none [env: NODE_READ_CACHE_MB]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l backend -d 'rocksdb | memory [env: NODE_BACKEND]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-host -d 'gRPC listen host [env: NODE_GRPC_HOST]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-port -d 'gRPC listen port, 0 for any free port [env: NODE_GRPC_PORT]' -r

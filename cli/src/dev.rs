@@ -231,10 +231,12 @@ async fn start(
         let ndir = dir.join("nodes").join(&id);
         std::fs::create_dir_all(&ndir)?;
         let toml = ndir.join("node.toml");
+        // Fourteen nodes share one machine here: a small read cache each (a node's default
+        // is 256 MiB) keeps the whole network's memory modest.
         std::fs::write(
             &toml,
             format!(
-                "[node]\nid = \"{id}\"\n[storage]\npath = {:?}\ncapacity_gb = 50\n\
+                "[node]\nid = \"{id}\"\n[storage]\npath = {:?}\ncapacity_gb = 50\nread_cache_mb = 32\n\
                  [network]\ngrpc_host = \"127.0.0.1\"\ngrpc_port = 0\n[gateway]\nurl = \"http://{grpc}\"\n\
                  heartbeat_interval_secs = 2\n[location]\ndatacenter = \"dev-dc{}\"\nrack = \"rack{}\"\n\
                  [metrics]\nport = 0\n",

@@ -103,7 +103,11 @@ async fn main() {
 
     // 64 MiB PUT, 4 clients, 3 rounds.
     let rounds = 3;
-    let t = Instant::now();
+    let cpu = cyxcloud_node::sys::process_cpu_seconds;
+    // CPU time per MB of object, for the gateway, the 14 nodes and the clients together:
+    // steadier than MB/s on a shared machine.
+    let cpu_per_mb = |c0: f64| (cpu() - c0) * 1e3 / ((rounds * 4 * 64 * MIB) as f64 / 1e6);
+    let (t, c0) = (Instant::now(), cpu());
     for r in 0..rounds {
         let mut tasks = tokio::task::JoinSet::new();
         for c in 0..4 {
@@ -125,11 +129,13 @@ async fn main() {
     let put = (rounds * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6;
     let put_target = 0.5 * copy / profile.expansion();
     println!(
-        "64 MiB PUT, 4 clients: {put:.0} MB/s (target >= {put_target:.0} = 50% of copy / {:.2})",
-        profile.expansion()
+        "64 MiB PUT, 4 clients: {put:.0} MB/s (target >= {put_target:.0} = 50% of copy / {:.2}), \
+         {:.2} ms CPU/MB",
+        profile.expansion(),
+        cpu_per_mb(c0)
     );
 
-    let t = Instant::now();
+    let (t, c0) = (Instant::now(), cpu());
     for r in 0..rounds {
         let mut tasks = tokio::task::JoinSet::new();
         for c in 0..4 {
@@ -155,7 +161,10 @@ async fn main() {
         }
     }
     let get = (rounds * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6;
-    println!("64 MiB GET, 4 clients: {get:.0} MB/s (target >= 1000)");
+    println!(
+        "64 MiB GET, 4 clients: {get:.0} MB/s (target >= 1000), {:.2} ms CPU/MB",
+        cpu_per_mb(c0)
+    );
 
     // 4 KiB objects, 16 clients, a fixed time each way.
     let small = Arc::new(random(4096, 2));

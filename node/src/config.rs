@@ -103,6 +103,9 @@ pub struct StorageSection {
     pub scrub_rate_mb_s: f64,
     /// Pause between full scrub passes, in seconds.
     pub scrub_interval_secs: u64,
+    /// Memory for recently read shards, in MiB (0 turns the cache off). A read served from
+    /// it costs no disk read and no copy; it is still verified against the shard id.
+    pub read_cache_mb: u64,
 }
 
 impl Default for StorageSection {
@@ -114,6 +117,7 @@ impl Default for StorageSection {
             max_shard_bytes: 64 * 1024 * 1024,
             scrub_rate_mb_s: 20.0,
             scrub_interval_secs: 24 * 3600,
+            read_cache_mb: 256,
         }
     }
 }
@@ -250,6 +254,9 @@ pub struct Overrides {
     /// Capacity in GB [env: NODE_CAPACITY_GB]
     #[arg(long, env = "NODE_CAPACITY_GB")]
     pub capacity_gb: Option<f64>,
+    /// Read cache for shards in MiB, 0 for none [env: NODE_READ_CACHE_MB]
+    #[arg(long, env = "NODE_READ_CACHE_MB")]
+    pub read_cache_mb: Option<u64>,
     /// rocksdb | memory [env: NODE_BACKEND]
     #[arg(long, env = "NODE_BACKEND", value_parser = parse_backend)]
     pub backend: Option<BackendKind>,
@@ -341,6 +348,9 @@ impl NodeConfig {
         if let Some(v) = o.backend {
             self.storage.backend = v;
         }
+        if let Some(v) = o.read_cache_mb {
+            self.storage.read_cache_mb = v;
+        }
         if let Some(v) = o.grpc_port {
             self.network.grpc_port = v;
         }
@@ -380,6 +390,12 @@ impl NodeConfig {
             return Err(invalid(
                 "storage.scrub_rate_mb_s",
                 "must be zero or positive",
+            ));
+        }
+        if self.storage.read_cache_mb > 1 << 20 {
+            return Err(invalid(
+                "storage.read_cache_mb",
+                "must be at most 1048576 (1 TiB)",
             ));
         }
         self.grpc_listen_addr()?;

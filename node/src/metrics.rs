@@ -103,6 +103,13 @@ impl Metrics {
             "Capacity offered.",
             capacity as f64,
         );
+        g(
+            &mut o,
+            "process_cpu_seconds_total",
+            "counter",
+            "User and system CPU time spent, in seconds.",
+            crate::sys::process_cpu_seconds(),
+        );
         let ld = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
         g(
             &mut o,

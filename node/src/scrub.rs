@@ -41,7 +41,7 @@ pub async fn scrub_pass(state: &NodeState, rate: f64, cancel: &CancellationToken
             if cancel.is_cancelled() {
                 return corrupt;
             }
-            let data = match state.read(id).await {
+            let data = match state.read_cold(id).await {
                 Ok(Some(d)) => d,
                 Ok(None) => continue, // deleted meanwhile
                 Err(s) if s.code() == tonic::Code::DataLoss => {

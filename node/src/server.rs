@@ -95,7 +95,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         _ => {
             let db_dir = dir.join("db");
             let d = db_dir.clone();
-            let b = tokio::task::spawn_blocking(move || RocksBackend::open(&d))
+            let cache = (cfg.storage.read_cache_mb as usize) << 20;
+            let b = tokio::task::spawn_blocking(move || RocksBackend::open(&d, cache))
                 .await
                 .map_err(|e| NodeError::Serve(e.to_string()))?
                 .map_err(|source| NodeError::Storage {

@@ -130,7 +130,22 @@ impl NodeState {
 impl NodeState {
     /// Read a shard; damage caught by the storage engine is reported as a corrupt shard.
     pub async fn read(&self, id: &ChunkId) -> Result<Option<Bytes>, Status> {
-        match self.backend.get(id).await {
+        let r = self.backend.get(id).await;
+        self.checked(id, r).await
+    }
+
+    /// [`read`](Self::read) for the scrubber: the shard does not enter the read cache.
+    pub async fn read_cold(&self, id: &ChunkId) -> Result<Option<Bytes>, Status> {
+        let r = self.backend.get_cold(id).await;
+        self.checked(id, r).await
+    }
+
+    async fn checked(
+        &self,
+        id: &ChunkId,
+        r: crate::storage::Result<Option<Bytes>>,
+    ) -> Result<Option<Bytes>, Status> {
+        match r {
             Ok(d) => Ok(d),
             Err(StorageError::CorruptData(e)) => {
                 tracing::warn!(shard = %id, error = %e, "storage engine reports corruption");

@@ -1,4 +1,5 @@
-//! CPU and memory usage of the machine, read from /proc (Linux). Elsewhere they read 0.
+//! CPU and memory usage of the machine, read from /proc (Linux; elsewhere they read 0), and
+//! the CPU time of this process.
 
 use std::sync::Mutex;
 
@@ -55,5 +56,35 @@ pub fn memory_percent() -> f64 {
     match (field("MemTotal:"), field("MemAvailable:")) {
         (Some(t), Some(a)) if t > 0.0 => 100.0 * (t - a) / t,
         _ => 0.0,
+    }
+}
+
+/// CPU time this process has used since it started (user + system), in seconds: the
+/// Prometheus `process_cpu_seconds_total`, and what benchmarks charge an operation with.
+pub fn process_cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given and nothing else.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_cpu_time_grows_with_work() {
+        let before = super::process_cpu_seconds();
+        let mut x = 1u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < std::time::Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let spent = super::process_cpu_seconds() - before;
+        assert!(
+            spent > 0.02 && spent < 5.0,
+            "{spent} s of CPU for 60 ms of work"
+        );
     }
 }

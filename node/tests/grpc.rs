@@ -369,6 +369,13 @@ async fn metrics_endpoint_reports_requests_and_storage() {
     put(&mut c, pk, id, data).await;
     let text = http_get(node.metrics_addr.unwrap(), "/metrics").await;
     assert!(text.contains("cyxcloud_node_bytes_stored 1234"), "{text}");
+    let cpu: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_cpu_seconds_total "))
+        .expect("process CPU time is exported")
+        .parse()
+        .unwrap();
+    assert!(cpu > 0.0, "{text}");
     assert!(
         text.contains("cyxcloud_node_requests_total{rpc=\"StoreChunk\",code=\"OK\"} 1"),
         "{text}"

@@ -51,6 +51,11 @@ pub trait StorageBackend: Send + Sync + 'static {
     async fn put(&self, chunk_id: &ChunkId, data: Bytes) -> Result<()>;
     /// Retrieve a chunk.
     async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;
+    /// Retrieve a chunk without keeping it in a read cache (scrubbing reads everything once
+    /// and would push the shards clients read out of it).
+    async fn get_cold(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>> {
+        self.get(chunk_id).await
+    }
     /// Delete a chunk; `false` if it was absent.
     async fn delete(&self, chunk_id: &ChunkId) -> Result<bool>;
     /// Check if a chunk exists.
