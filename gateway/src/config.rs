@@ -98,7 +98,8 @@ pub struct StorageSection {
     pub default_quota_bytes: u64,
     /// Chunks of one S3 upload in flight to nodes at once.
     pub upload_parallel_chunks: usize,
-    /// Extra nodes asked for shards on reads, beyond the k needed.
+    /// Extra nodes asked for shards when the k asked first are slower than usual (hedged
+    /// reads); 0 never asks more than k at once.
     pub read_extra_shards: usize,
     /// Per-shard node request timeout.
     pub node_timeout_secs: u64,

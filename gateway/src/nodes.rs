@@ -196,11 +196,29 @@ impl Registry {
         }
     }
 
+    /// A request to `id` has been out for `waited` without an answer (it may still come):
+    /// counted as a latency of `waited`, without marking the node as failing.
+    pub fn record_slow(&self, id: &str, waited: Duration) {
+        self.record_success(id, waited);
+    }
+
     pub fn record_failure(&self, id: &str) {
         if let Some(e) = self.nodes.write().expect("registry lock").get_mut(id) {
             e.last_failure = Some(Instant::now());
             e.latency_ms = (e.latency_ms * 2.0).min(60_000.0);
         }
+    }
+
+    /// How long shard reads from `ids` may take before more nodes are asked: twice the
+    /// slowest one's smoothed latency, at least 10 ms and at most a minute.
+    pub fn hedge_delay<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Duration {
+        let m = self.nodes.read().expect("registry lock");
+        let slowest = ids
+            .into_iter()
+            .filter_map(|id| m.get(id))
+            .map(|e| e.latency_ms)
+            .fold(0.0, f64::max);
+        Duration::from_secs_f64((2.0 * slowest).clamp(10.0, 60_000.0) / 1000.0)
     }
 
     /// Choose `count` distinct write-healthy nodes not in `exclude`: spread across

@@ -201,12 +201,27 @@ async fn reads_survive_lost_nodes_and_the_monitor_tracks_them() {
     net.stop().await;
 }
 
-/// A TCP relay in front of a node that corrupts what the node sends back: one byte of every
-/// large read is flipped, which lands inside shard payloads.
-async fn tampering_relay(upstream: String) -> String {
+#[derive(Clone, Copy)]
+enum Fault {
+    /// Flip one byte of every large read: it lands inside shard payloads.
+    Tamper,
+    /// Pass nothing more on from the first large read: the node hangs mid-answer.
+    Stall,
+}
+
+/// A TCP relay in front of a node that spoils what the node sends back once it carries
+/// shard payloads (reads of 16 KiB or more). Returns its address and how many large reads
+/// it spoiled.
+async fn faulty_relay(
+    upstream: String,
+    fault: Fault,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap().to_string();
+    let spoiled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = spoiled.clone();
     tokio::spawn(async move {
         while let Ok((down, _)) = l.accept().await {
             let Ok(up) = tokio::net::TcpStream::connect(&upstream).await else {
@@ -214,6 +229,7 @@ async fn tampering_relay(upstream: String) -> String {
             };
             let (mut dr, mut dw) = down.into_split();
             let (mut ur, mut uw) = up.into_split();
+            let count = count.clone();
             tokio::spawn(async move { tokio::io::copy(&mut dr, &mut uw).await });
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 64 * 1024];
@@ -223,7 +239,11 @@ async fn tampering_relay(upstream: String) -> String {
                         Ok(n) => n,
                     };
                     if n >= 16 * 1024 {
-                        buf[n / 2] ^= 0x55;
+                        count.fetch_add(1, Ordering::Relaxed);
+                        match fault {
+                            Fault::Tamper => buf[n / 2] ^= 0x55,
+                            Fault::Stall => std::future::pending::<()>().await,
+                        }
                     }
                     if dw.write_all(&buf[..n]).await.is_err() {
                         return;
@@ -232,22 +252,84 @@ async fn tampering_relay(upstream: String) -> String {
             });
         }
     });
-    addr
+    (addr, spoiled)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_node_serving_tampered_shards_never_yields_wrong_bytes() {
+/// Five honest nodes and a sixth behind a faulty relay (its address is returned), so chunks
+/// of 4+2 over six nodes each have one shard on the faulty node.
+async fn net_with_faulty_node(
+    fault: Fault,
+) -> (Net, String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let mut net = Net::start(5, None).await;
     let port = free_port();
-    let relay = tampering_relay(format!("127.0.0.1:{port}")).await;
-    let liar = spawn_node_with(
+    let (relay, spoiled) = faulty_relay(format!("127.0.0.1:{port}"), fault).await;
+    let faulty = spawn_node_with(
         net.dir.path(),
         5,
         &net.grpc,
         &format!("grpc_port = {port}\nadvertise_address = \"{relay}\"\n"),
     );
-    net.nodes.push(liar);
+    net.nodes.push(faulty);
     net.wait_online(6).await;
+    (net, relay, spoiled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_ask_more_nodes_when_one_hangs_and_do_not_wait_for_it() {
+    let (mut net, relay, stalled) = net_with_faulty_node(Fault::Stall).await;
+    let base = net.http.clone();
+    let u = signup(&base, "h@example.com").await;
+    let c = s3_for(&base, &u);
+    c.create_bucket().bucket("bkt").send().await.unwrap();
+    let body = data(3 << 20, 22);
+    c.put_object()
+        .bucket("bkt")
+        .key("obj")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    // The hung node looks like the fastest (1 ms against 40 ms), so it is among the k asked
+    // first for every chunk until the hedge ranks it slower. Nodes time out after 10 s
+    // here: a read that waited for it would take that long for each chunk.
+    let registry = &net.gw().state.registry;
+    for n in registry.all() {
+        let ms = if n.address.contains(&relay) { 1 } else { 40 };
+        for _ in 0..20 {
+            registry.record_success(&n.id, std::time::Duration::from_millis(ms));
+        }
+    }
+    for round in 0..3 {
+        let t = std::time::Instant::now();
+        let got = c
+            .get_object()
+            .bucket("bkt")
+            .key("obj")
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        assert!(got[..] == body[..], "round {round}: wrong bytes");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "round {round} took {:?}",
+            t.elapsed()
+        );
+    }
+    assert!(
+        stalled.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the hung node was never asked, so nothing was hedged"
+    );
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_serving_tampered_shards_never_yields_wrong_bytes() {
+    let (mut net, _, _) = net_with_faulty_node(Fault::Tamper).await;
     let base = net.http.clone();
     let u = signup(&base, "t@example.com").await;
     let c = s3_for(&base, &u);
