@@ -255,11 +255,20 @@ async fn faulty_relay(
     (addr, spoiled)
 }
 
-/// Five honest nodes and a sixth behind a faulty relay (its address is returned), so chunks
-/// of 4+2 over six nodes each have one shard on the faulty node.
-async fn net_with_faulty_node(
-    fault: Fault,
-) -> (Net, String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+struct FaultyNet {
+    net: Net,
+    /// The faulty node's relay address.
+    relay: String,
+    /// Large reads the relay spoiled.
+    spoiled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    s3: aws_sdk_s3::Client,
+    /// What `bkt/obj` holds: 3 MiB in 1 MiB chunks of 4+2, one shard of each on the faulty
+    /// node.
+    body: Vec<u8>,
+}
+
+/// Five honest nodes and a sixth behind a faulty relay, and one object stored over them.
+async fn net_with_faulty_node(fault: Fault, email: &str) -> FaultyNet {
     let mut net = Net::start(5, None).await;
     let port = free_port();
     let (relay, spoiled) = faulty_relay(format!("127.0.0.1:{port}"), fault).await;
@@ -271,24 +280,35 @@ async fn net_with_faulty_node(
     );
     net.nodes.push(faulty);
     net.wait_online(6).await;
-    (net, relay, spoiled)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn reads_ask_more_nodes_when_one_hangs_and_do_not_wait_for_it() {
-    let (mut net, relay, stalled) = net_with_faulty_node(Fault::Stall).await;
-    let base = net.http.clone();
-    let u = signup(&base, "h@example.com").await;
-    let c = s3_for(&base, &u);
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    let body = data(3 << 20, 22);
-    c.put_object()
+    let u = signup(&net.http, email).await;
+    let s3 = s3_for(&net.http, &u);
+    s3.create_bucket().bucket("bkt").send().await.unwrap();
+    let body = data(3 << 20, 21);
+    s3.put_object()
         .bucket("bkt")
         .key("obj")
         .body(ByteStream::from(body.clone()))
         .send()
         .await
         .unwrap();
+    FaultyNet {
+        net,
+        relay,
+        spoiled,
+        s3,
+        body,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_ask_more_nodes_when_one_hangs_and_do_not_wait_for_it() {
+    let FaultyNet {
+        mut net,
+        relay,
+        spoiled: stalled,
+        s3: c,
+        body,
+    } = net_with_faulty_node(Fault::Stall, "h@example.com").await;
     // The hung node looks like the fastest (1 ms against 40 ms), so it is among the k asked
     // first for every chunk until the hedge ranks it slower. Nodes time out after 10 s
     // here: a read that waited for it would take that long for each chunk.
@@ -329,20 +349,12 @@ async fn reads_ask_more_nodes_when_one_hangs_and_do_not_wait_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_serving_tampered_shards_never_yields_wrong_bytes() {
-    let (mut net, _, _) = net_with_faulty_node(Fault::Tamper).await;
-    let base = net.http.clone();
-    let u = signup(&base, "t@example.com").await;
-    let c = s3_for(&base, &u);
-    c.create_bucket().bucket("bkt").send().await.unwrap();
-    // 4+2 over six nodes: every chunk has one shard on the tampering node.
-    let body = data(3 << 20, 21);
-    c.put_object()
-        .bucket("bkt")
-        .key("obj")
-        .body(ByteStream::from(body.clone()))
-        .send()
-        .await
-        .unwrap();
+    let FaultyNet {
+        mut net,
+        s3: c,
+        body,
+        ..
+    } = net_with_faulty_node(Fault::Tamper, "t@example.com").await;
     let get = || async {
         c.get_object()
             .bucket("bkt")
