@@ -376,6 +376,8 @@ impl DataPath {
         let hedge = self
             .registry
             .hedge_delay(cands.iter().take(k).map(|(_, n)| n.as_str()));
+        // The hedge counts from when the first k are asked, not from the last answer.
+        let hedge_at = tokio::time::Instant::now() + hedge;
         let mut hedged = self.cfg.read_extra == 0;
         let mut last_err = String::from("no holders recorded");
         loop {
@@ -397,7 +399,7 @@ impl DataPath {
                 let done = if hedged {
                     tasks.next().await
                 } else {
-                    match tokio::time::timeout(hedge, tasks.next()).await {
+                    match tokio::time::timeout_at(hedge_at, tasks.next()).await {
                         Ok(done) => done,
                         Err(_) => {
                             // Those still out are slower than usual: rank them so.
