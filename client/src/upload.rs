@@ -23,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use cyxcloud_core::keys::DataKey;
 use cyxcloud_core::manifest::{ALGORITHM_AES_256_GCM, ChunkEntry, EncryptionInfo};
-use cyxcloud_core::pipeline::{ChunkEncoder, ChunkOptions};
+use cyxcloud_core::pipeline::{ChunkEncoder, ChunkOptions, max_encoded_len};
 use cyxcloud_core::{ChunkId, ErasureProfile, Manifest, ObjectId};
 use cyxcloud_proto::gateway::{
     AbortUploadRequest, AllocateChunkRequest, BeginUploadRequest, BeginUploadResponse,
@@ -317,7 +317,7 @@ impl Client {
                 "the gateway gave a zero chunk size".into(),
             ));
         }
-        let encoded_len = profile.shard_len(chunk_size + 4096) * profile.total_shards();
+        let encoded_len = max_encoded_len(profile, chunk_size);
         let slots = (opts.memory_budget / encoded_len.max(1)).clamp(2, 16);
         let done_before: u64 = committed.values().map(|s| s.entry.original_size).sum();
         emit(

@@ -10,9 +10,10 @@
 //! Write quorum: a chunk counts as written when at least k + ceil(m/2) of its k+m shards
 //! are stored on distinct nodes (failed shards are retried on spare nodes first).
 //!
-//! Reads: per chunk, ask the k best holders (read-healthy first, then by latency) plus a
-//! few extra, keep the first k that arrive, drop the rest; decode on a blocking thread; one
-//! chunk is prefetched while the previous one is sent.
+//! Reads: per chunk, ask the k best holders (read-healthy first, then by latency), and a
+//! few more only if those are slower than usual (hedged); keep the first k that arrive,
+//! drop the rest; decode on a blocking thread; one chunk is prefetched while the previous
+//! one is sent.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -341,9 +342,10 @@ impl DataPath {
     /// `read_extra` more from the next nodes when the k have not all arrived within the hedge
     /// delay (twice the slowest one's usual latency), the first k to arrive decoded. A failed
     /// request is replaced at once. Asking k + extra from the start cost every read a
-    /// quarter more node work (8+6 with 2 extra) to hide a tail that is rarely there. Shards are verified once, by the decoder; when
-    /// it finds too few intact ones, the corrupt ones are dropped (and their nodes marked as
-    /// failing) and replacements are fetched.
+    /// quarter more node work (8+6 with 2 extra) to hide a tail that is rarely there.
+    /// Shards are verified once, by the decoder; when it finds too few intact ones, the
+    /// corrupt ones are dropped (and their nodes marked as failing) and replacements are
+    /// fetched.
     pub async fn read_chunk(
         &self,
         manifest: &Manifest,
