@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use cyxcloud_core::compress;
 use cyxcloud_core::crypto;
-use cyxcloud_core::erasure::{ErasureCoder, ErasureProfile};
+use cyxcloud_core::erasure::{ErasureCoder, ErasureProfile, Kernel};
 use cyxcloud_core::id::ObjectId;
 use cyxcloud_core::keys::DataKey;
 use cyxcloud_core::pipeline::{ChunkDecoder, ChunkEncoder, ChunkOptions};
@@ -192,33 +192,40 @@ fn main() {
             },
         );
 
-        // --- Erasure coding 8+6: reed-solomon-erasure with simd-accel, striped (chosen) ---
-        let coder = ErasureCoder::new(profile).unwrap();
+        // --- Erasure coding 8+6: the detected kernel (chosen) beside reed-solomon-erasure ---
         let shard_len = profile.shard_len(size);
         let mut stripes = vec![0u8; shard_len * 14];
         stripes[..size].copy_from_slice(&random);
-        bench.run(
-            &format!("rs encode 8+6, rse simd striped (chosen) {label}"),
-            size,
-            memcpy,
-            || {
-                coder.encode(&mut stripes, shard_len).unwrap();
-            },
-        );
         let mut present = vec![true; 14];
-        for i in [0, 1, 2, 3, 4, 5] {
-            present[i] = false;
+        for p in present.iter_mut().take(6) {
+            *p = false;
         }
-        bench.run(
-            &format!("rs rebuild 6 lost data shards, rse striped {label}"),
-            size,
-            memcpy,
-            || {
-                coder
-                    .reconstruct(&mut stripes, shard_len, &present, true)
-                    .unwrap();
-            },
-        );
+        let mut kernels = vec![Kernel::detect()];
+        if kernels[0] != Kernel::Portable {
+            kernels.push(Kernel::Portable);
+        }
+        for (n, kernel) in kernels.into_iter().enumerate() {
+            let coder = ErasureCoder::with_kernel(profile, kernel).unwrap();
+            let chosen = if n == 0 { " (chosen)" } else { "" };
+            bench.run(
+                &format!("rs encode 8+6, {}{chosen} {label}", kernel.name()),
+                size,
+                memcpy,
+                || {
+                    coder.encode(&mut stripes, shard_len).unwrap();
+                },
+            );
+            bench.run(
+                &format!("rs rebuild 6 lost data shards, {} {label}", kernel.name()),
+                size,
+                memcpy,
+                || {
+                    coder
+                        .reconstruct(&mut stripes, shard_len, &present, true)
+                        .unwrap();
+                },
+            );
+        }
         {
             let mut enc = reed_solomon_simd::ReedSolomonEncoder::new(8, 6, shard_len).unwrap();
             bench.run(

@@ -5,6 +5,15 @@
 //! byte position, so big shards are processed in cache-sized stripes (the same byte range
 //! of every shard at a time): the result is bit-identical to coding whole shards, and the
 //! working set stays in L2. The shard layout on the wire does not depend on the crate.
+//!
+//! The code is `reed-solomon-erasure`'s (its systematic matrix over GF(2^8), polynomial
+//! 0x11D), so shards are bit-identical whichever kernel computes them: GFNI vector
+//! kernels where the CPU has them ([`Kernel`]), `reed-solomon-erasure` itself elsewhere.
+
+mod gf;
+mod kernel;
+
+pub use kernel::Kernel;
 
 use std::fmt;
 use std::str::FromStr;
@@ -155,17 +164,60 @@ impl FromStr for ErasureProfile {
 pub struct ErasureCoder {
     profile: ErasureProfile,
     rs: ReedSolomon,
+    kernel: Kernel,
+    /// The `(k + m) x k` encoding matrix, row-major: identity on top, parity rows below.
+    matrix: Vec<u8>,
+    /// The parity rows, prepared for the kernel.
+    parity: kernel::Coefficients,
 }
 
 impl ErasureCoder {
+    /// A coder using the fastest kernel this CPU has.
     pub fn new(profile: ErasureProfile) -> Result<Self> {
-        let rs = ReedSolomon::new(profile.data_shards(), profile.parity_shards())
+        Self::with_kernel(profile, Kernel::detect())
+    }
+
+    /// A coder using `kernel` (for benchmarks and tests; output is the same with any).
+    pub fn with_kernel(profile: ErasureProfile, kernel: Kernel) -> Result<Self> {
+        if !kernel.is_supported() {
+            return Err(Error::Erasure(format!(
+                "the {} kernel needs CPU features this machine lacks",
+                kernel.name()
+            )));
+        }
+        let (k, m) = (profile.data_shards(), profile.parity_shards());
+        let rs = ReedSolomon::new(k, m).map_err(|e| Error::Erasure(format!("{e:?}")))?;
+        // Read the parity rows off the crate's own encoder: with data shard `j` holding 1 at
+        // byte `j` and 0 elsewhere, byte `j` of parity shard `p` is the coefficient [p][j].
+        let unit: Vec<Vec<u8>> = (0..k)
+            .map(|j| (0..k).map(|t| u8::from(t == j)).collect())
+            .collect();
+        let mut columns = vec![vec![0u8; k]; m];
+        rs.encode_sep(&unit, &mut columns)
             .map_err(|e| Error::Erasure(format!("{e:?}")))?;
-        Ok(Self { profile, rs })
+        let mut matrix = vec![0u8; (k + m) * k];
+        for i in 0..k {
+            matrix[i * k + i] = 1;
+        }
+        for (p, row) in columns.iter().enumerate() {
+            matrix[(k + p) * k..(k + p + 1) * k].copy_from_slice(row);
+        }
+        let parity = kernel::Coefficients::new(m, k, matrix[k * k..].to_vec());
+        Ok(Self {
+            profile,
+            rs,
+            kernel,
+            matrix,
+            parity,
+        })
     }
 
     pub fn profile(&self) -> ErasureProfile {
         self.profile
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     fn check(&self, buf: &[u8], shard_len: usize) -> Result<()> {
@@ -207,9 +259,13 @@ impl ErasureCoder {
                 .chunks_exact_mut(shard_len)
                 .map(|s| &mut s[off..off + len])
                 .collect();
-            self.rs
-                .encode_sep(&d, &mut p)
-                .map_err(|e| Error::Erasure(format!("{e:?}")))?;
+            if self.kernel == Kernel::Portable {
+                self.rs
+                    .encode_sep(&d, &mut p)
+                    .map_err(|e| Error::Erasure(format!("{e:?}")))?;
+            } else {
+                kernel::apply(self.kernel, &self.parity, &d, &mut p);
+            }
             for (j, piece) in p.iter().enumerate() {
                 on_parity(k + j, piece);
             }
@@ -249,6 +305,9 @@ impl ErasureCoder {
         if !missing_needed {
             return Ok(());
         }
+        if self.kernel != Kernel::Portable {
+            return self.rebuild(buf, shard_len, present, data_only);
+        }
         let mut off = 0;
         while off < shard_len {
             let len = STRIPE.min(shard_len - off);
@@ -266,6 +325,79 @@ impl ErasureCoder {
             off += len;
         }
         Ok(())
+    }
+}
+
+impl ErasureCoder {
+    /// [`ErasureCoder::reconstruct`] with a vector kernel. The kernel walks all shards
+    /// side by side, so it needs no striping.
+    fn rebuild(
+        &self,
+        buf: &mut [u8],
+        shard_len: usize,
+        present: &[bool],
+        data_only: bool,
+    ) -> Result<()> {
+        let k = self.profile.data_shards();
+        let missing_data: Vec<usize> = (0..k).filter(|&i| !present[i]).collect();
+        if !missing_data.is_empty() {
+            // Data = inverse(rows of the shards we have) x those shards.
+            let rows: Vec<usize> = (0..present.len()).filter(|&i| present[i]).take(k).collect();
+            let mut sub: Vec<u8> = rows
+                .iter()
+                .flat_map(|&r| self.matrix[r * k..(r + 1) * k].iter().copied())
+                .collect();
+            if !gf::invert(&mut sub, k) {
+                return Err(Error::Erasure("singular decoding matrix".into()));
+            }
+            let coef = missing_data
+                .iter()
+                .flat_map(|&d| sub[d * k..(d + 1) * k].iter().copied())
+                .collect();
+            let c = kernel::Coefficients::new(missing_data.len(), k, coef);
+            self.apply_rows(buf, shard_len, &c, &rows, &missing_data);
+        }
+        if !data_only {
+            let m = self.profile.parity_shards();
+            let missing: Vec<usize> = (k..k + m).filter(|&i| !present[i]).collect();
+            if !missing.is_empty() {
+                let coef = missing
+                    .iter()
+                    .flat_map(|&p| self.matrix[p * k..(p + 1) * k].iter().copied())
+                    .collect();
+                let c = kernel::Coefficients::new(missing.len(), k, coef);
+                let data: Vec<usize> = (0..k).collect();
+                self.apply_rows(buf, shard_len, &c, &data, &missing);
+            }
+        }
+        Ok(())
+    }
+
+    /// Compute shards `outputs` from shards `inputs` (disjoint index sets) of `buf`.
+    fn apply_rows(
+        &self,
+        buf: &mut [u8],
+        shard_len: usize,
+        c: &kernel::Coefficients,
+        inputs: &[usize],
+        outputs: &[usize],
+    ) {
+        let mut ins: Vec<Option<&[u8]>> = vec![None; self.profile.total_shards()];
+        let mut outs: Vec<Option<&mut [u8]>> = Vec::new();
+        outs.resize_with(self.profile.total_shards(), || None);
+        for (i, shard) in buf.chunks_exact_mut(shard_len).enumerate() {
+            if outputs.contains(&i) {
+                outs[i] = Some(shard);
+            } else if inputs.contains(&i) {
+                ins[i] = Some(shard);
+            }
+        }
+        let ins: Vec<&[u8]> = inputs.iter().map(|&i| ins[i].expect("input")).collect();
+        let mut outs: Vec<&mut [u8]> = outputs
+            .iter()
+            .map(|&i| outs[i].take().expect("output"))
+            .collect();
+        kernel::apply(self.kernel, c, &ins, &mut outs);
     }
 }
 

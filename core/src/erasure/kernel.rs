@@ -1,0 +1,314 @@
+//! Multiply-accumulate over GF(2^8): `out[o] = XOR over i of coef[o][i] * input[i]`, byte
+//! position by byte position, which is all Reed-Solomon encoding and rebuilding is.
+//!
+//! On x86-64 CPUs with GFNI, multiplying 32 or 64 bytes by a constant is one
+//! `GF2P8AFFINEQB` with that constant's 8x8 bit matrix, which works for any field
+//! polynomial (the CPU's own `GF2P8MULB` is fixed to AES's, not the one our shards use).
+//! Other CPUs use `reed-solomon-erasure` (see [`super::ErasureCoder`]).
+
+use super::gf;
+
+/// Which implementation codes shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// GFNI on 512-bit vectors (AVX-512BW).
+    Avx512Gfni,
+    /// GFNI on 256-bit vectors (AVX2).
+    Avx2Gfni,
+    /// `reed-solomon-erasure` (its AVX2 / NEON or plain code).
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    pub fn detect() -> Self {
+        [Self::Avx512Gfni, Self::Avx2Gfni]
+            .into_iter()
+            .find(|k| k.is_supported())
+            .unwrap_or(Self::Portable)
+    }
+
+    /// Whether this CPU can run the kernel.
+    pub fn is_supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512Gfni => {
+                std::arch::is_x86_feature_detected!("gfni")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+            }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2Gfni => {
+                std::arch::is_x86_feature_detected!("gfni")
+                    && std::arch::is_x86_feature_detected!("avx2")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Self::Avx512Gfni | Self::Avx2Gfni => false,
+            Self::Portable => true,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512Gfni => "gfni-avx512",
+            Self::Avx2Gfni => "gfni-avx2",
+            Self::Portable => "reed-solomon-erasure",
+        }
+    }
+}
+
+/// A `rows x cols` coefficient matrix prepared for the kernels.
+pub(super) struct Coefficients {
+    rows: usize,
+    cols: usize,
+    /// Row-major field elements (for the bytes after the last whole vector).
+    coef: Vec<u8>,
+    /// Column-major affine matrices: `affine[i * rows + o]` multiplies by `coef[o][i]`.
+    affine: Vec<u64>,
+}
+
+impl Coefficients {
+    pub(super) fn new(rows: usize, cols: usize, coef: Vec<u8>) -> Self {
+        assert_eq!(coef.len(), rows * cols, "coefficient matrix shape");
+        let mut affine = vec![0u64; rows * cols];
+        for o in 0..rows {
+            for i in 0..cols {
+                affine[i * rows + o] = gf::affine_matrix(coef[o * cols + i]);
+            }
+        }
+        Self {
+            rows,
+            cols,
+            coef,
+            affine,
+        }
+    }
+}
+
+/// Outputs processed per pass over the inputs: their accumulators stay in registers.
+const GROUP: usize = 8;
+
+/// `outputs[o] = sum of coef[o][i] * inputs[i]`. All slices have one length; `kernel` must
+/// be a supported GFNI kernel.
+pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs: &mut [&mut [u8]]) {
+    assert_eq!(inputs.len(), c.cols, "one input per coefficient column");
+    assert_eq!(outputs.len(), c.rows, "one output per coefficient row");
+    let Some(len) = inputs.first().map(|s| s.len()) else {
+        outputs.iter_mut().for_each(|o| o.fill(0));
+        return;
+    };
+    assert!(
+        inputs.iter().all(|s| s.len() == len) && outputs.iter().all(|s| s.len() == len),
+        "shards of one length"
+    );
+    let width = match kernel {
+        Kernel::Avx512Gfni => 64,
+        Kernel::Avx2Gfni => 32,
+        Kernel::Portable => panic!("the portable kernel is reed-solomon-erasure's"),
+    };
+    assert!(
+        kernel.is_supported(),
+        "{} not supported by this CPU",
+        kernel.name()
+    );
+    let blocks = len / width;
+    let ins: Vec<*const u8> = inputs.iter().map(|s| s.as_ptr()).collect();
+    for g in (0..c.rows).step_by(GROUP) {
+        let n = GROUP.min(c.rows - g);
+        let outs: Vec<*mut u8> = outputs[g..g + n]
+            .iter_mut()
+            .map(|s| s.as_mut_ptr())
+            .collect();
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU supports the kernel (asserted above); every input and output
+        // pointer is valid for `len >= blocks * width` bytes (asserted above), outputs are
+        // distinct `&mut` slices and so overlap neither each other nor any input.
+        unsafe {
+            x86::run(kernel, n, &c.affine, c.rows, g, c.cols, &ins, &outs, blocks)
+        };
+    }
+    // The bytes after the last whole vector.
+    let tail = blocks * width;
+    if tail < len {
+        for (o, out) in outputs.iter_mut().enumerate() {
+            for t in tail..len {
+                out[t] = (0..c.cols).fold(0u8, |acc, i| {
+                    acc ^ gf::mul(c.coef[o * c.cols + i], inputs[i][t])
+                });
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Kernel;
+    use std::arch::x86_64::*;
+
+    macro_rules! kernel {
+        ($name:ident, $features:literal, $vec:ty, $width:literal, $zero:ident, $load:ident,
+         $store:ident, $set1:ident, $affine:ident, $xor:ident) => {
+            /// `G` outputs, starting at row `first`, over `blocks` vectors of every shard.
+            ///
+            /// # Safety
+            /// The CPU has the target features; `ins` and `outs` point to at least
+            /// `blocks * width` valid bytes each, and no output overlaps another slice.
+            #[target_feature(enable = $features)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn $name<const G: usize>(
+                affine: &[u64],
+                rows: usize,
+                first: usize,
+                cols: usize,
+                ins: &[*const u8],
+                outs: &[*mut u8],
+                blocks: usize,
+            ) {
+                debug_assert!(affine.len() == rows * cols && ins.len() == cols);
+                debug_assert!(outs.len() == G && first + G <= rows);
+                for b in 0..blocks {
+                    let off = b * $width;
+                    let mut acc: [$vec; G] = [$zero(); G];
+                    for i in 0..cols {
+                        // SAFETY: `off + width <= blocks * width`, within every input.
+                        let x = unsafe { $load(ins.get_unchecked(i).add(off).cast()) };
+                        let m = unsafe { affine.get_unchecked(i * rows + first..) };
+                        for o in 0..G {
+                            let a = $set1(unsafe { *m.get_unchecked(o) } as i64);
+                            acc[o] = $xor(acc[o], $affine::<0>(x, a));
+                        }
+                    }
+                    for o in 0..G {
+                        // SAFETY: as for the loads; outputs are exclusive.
+                        unsafe { $store(outs.get_unchecked(o).add(off).cast(), acc[o]) };
+                    }
+                }
+            }
+        };
+    }
+
+    kernel!(
+        avx512,
+        "avx512f,avx512bw,gfni",
+        __m512i,
+        64,
+        _mm512_setzero_si512,
+        _mm512_loadu_si512,
+        _mm512_storeu_si512,
+        _mm512_set1_epi64,
+        _mm512_gf2p8affine_epi64_epi8,
+        _mm512_xor_si512
+    );
+    kernel!(
+        avx2,
+        "avx2,gfni",
+        __m256i,
+        32,
+        _mm256_setzero_si256,
+        _mm256_loadu_si256,
+        _mm256_storeu_si256,
+        _mm256_set1_epi64x,
+        _mm256_gf2p8affine_epi64_epi8,
+        _mm256_xor_si256
+    );
+
+    macro_rules! by_group {
+        ($f:ident, $n:expr, $($args:expr),*) => {
+            match $n {
+                1 => $f::<1>($($args),*),
+                2 => $f::<2>($($args),*),
+                3 => $f::<3>($($args),*),
+                4 => $f::<4>($($args),*),
+                5 => $f::<5>($($args),*),
+                6 => $f::<6>($($args),*),
+                7 => $f::<7>($($args),*),
+                8 => $f::<8>($($args),*),
+                _ => unreachable!("groups hold 1 to {} outputs", super::GROUP),
+            }
+        };
+    }
+
+    /// # Safety
+    /// As for the kernels; `kernel` is supported by this CPU.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn run(
+        kernel: Kernel,
+        n: usize,
+        affine: &[u64],
+        rows: usize,
+        first: usize,
+        cols: usize,
+        ins: &[*const u8],
+        outs: &[*mut u8],
+        blocks: usize,
+    ) {
+        unsafe {
+            match kernel {
+                Kernel::Avx512Gfni => {
+                    by_group!(avx512, n, affine, rows, first, cols, ins, outs, blocks)
+                }
+                Kernel::Avx2Gfni => {
+                    by_group!(avx2, n, affine, rows, first, cols, ins, outs, blocks)
+                }
+                Kernel::Portable => unreachable!("checked by the caller"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(c: &Coefficients, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        (0..c.rows)
+            .map(|o| {
+                (0..inputs[0].len())
+                    .map(|t| {
+                        (0..c.cols).fold(0u8, |acc, i| {
+                            acc ^ gf::mul(c.coef[o * c.cols + i], inputs[i][t])
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn simd_kernels_agree_with_field_arithmetic() {
+        let kernels: Vec<Kernel> = [Kernel::Avx512Gfni, Kernel::Avx2Gfni]
+            .into_iter()
+            .filter(|k| k.is_supported())
+            .collect();
+        if kernels.is_empty() {
+            eprintln!("no GFNI on this CPU: only reed-solomon-erasure is used and tested");
+            return;
+        }
+        // Every coefficient, more outputs than one group, and lengths with a short tail.
+        for (rows, cols, len) in [(1, 1, 64), (6, 8, 256 + 17), (11, 5, 1000), (3, 16, 31)] {
+            let coef: Vec<u8> = (0..rows * cols).map(|i| (i * 97 + 3) as u8).collect();
+            let c = Coefficients::new(rows, cols, coef);
+            let inputs: Vec<Vec<u8>> = (0..cols)
+                .map(|i| (0..len).map(|t| (t * 7 + i * 13 + t / 256) as u8).collect())
+                .collect();
+            let want = scalar(&c, &inputs);
+            for &k in &kernels {
+                let ins: Vec<&[u8]> = inputs.iter().map(|v| v.as_slice()).collect();
+                let mut got = vec![vec![0xaa; len]; rows];
+                let mut outs: Vec<&mut [u8]> = got.iter_mut().map(|v| v.as_mut_slice()).collect();
+                apply(k, &c, &ins, &mut outs);
+                assert_eq!(got, want, "{} {rows}x{cols} over {len} bytes", k.name());
+            }
+        }
+        // All 256 constants times all 256 values.
+        let c = Coefficients::new(256, 1, (0..=255).collect());
+        let input: Vec<u8> = (0..=255).collect();
+        let want = scalar(&c, std::slice::from_ref(&input));
+        for &k in &kernels {
+            let mut got = vec![vec![0u8; 256]; 256];
+            let mut outs: Vec<&mut [u8]> = got.iter_mut().map(|v| v.as_mut_slice()).collect();
+            apply(k, &c, &[&input], &mut outs);
+            assert_eq!(got, want, "{}", k.name());
+        }
+    }
+}
