@@ -82,14 +82,17 @@ impl NodeState {
                 "data does not hash to the chunk id",
             ));
         }
-        if self.backend.exists(&id).await.map_err(internal)? {
-            return Ok(len); // idempotent: already durable
+        let _reservation = match self.reserve(len) {
+            Ok(r) => r,
+            // A full node still acknowledges a shard it already holds: stores are idempotent.
+            Err(_) if self.backend.exists(&id).await.map_err(internal)? => return Ok(len),
+            Err(e) => return Err(e),
+        };
+        if self.backend.put_new(&id, data).await.map_err(internal)? {
+            self.metrics
+                .bytes_received
+                .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         }
-        let _reservation = self.reserve(len)?;
-        self.backend.put(&id, data).await.map_err(internal)?;
-        self.metrics
-            .bytes_received
-            .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         Ok(len)
     }
 

@@ -49,6 +49,15 @@ pub struct ServedRecord {
 pub trait StorageBackend: Send + Sync + 'static {
     /// Store a chunk. When this returns, the chunk is durable.
     async fn put(&self, chunk_id: &ChunkId, data: Bytes) -> Result<()>;
+    /// Store a chunk unless one with this id is already stored. Returns whether it wrote.
+    /// When this returns, the chunk is durable either way.
+    async fn put_new(&self, chunk_id: &ChunkId, data: Bytes) -> Result<bool> {
+        if self.exists(chunk_id).await? {
+            return Ok(false);
+        }
+        self.put(chunk_id, data).await?;
+        Ok(true)
+    }
     /// Retrieve a chunk.
     async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;
     /// Retrieve a chunk without keeping it in a read cache (scrubbing reads everything once

@@ -275,6 +275,39 @@ impl Inner {
             .map(|v| meta_size(&v))
             .transpose()
     }
+    /// Write a shard durably; with `replace` false, leave an existing one alone. Returns
+    /// whether it wrote.
+    fn write_shard(&self, id: &ChunkId, data: &[u8], replace: bool) -> Result<bool> {
+        let t = Instant::now();
+        let _g = self.lock(id);
+        let old = self.stored_size(id)?;
+        if old.is_some() && !replace {
+            return Ok(false);
+        }
+        // Sized up front: a batch that grows by doubling copies an 8 MiB shard about
+        // twice more and faults in fresh pages for every step.
+        let mut b = WriteBatch::with_capacity_bytes(data.len() + BATCH_OVERHEAD);
+        b.put_cf(self.cf(CF_SHARDS), id.0, data);
+        b.put_cf(
+            self.cf(CF_META),
+            id.0,
+            meta_value(data.len() as u64, now_secs()),
+        );
+        b.delete_cf(self.cf(CF_CORRUPT), id.0);
+        self.db.write_opt(b, &Inner::synced()).map_err(io)?;
+        match old {
+            Some(old) => {
+                self.used.fetch_sub(old, Ordering::Relaxed);
+            }
+            None => {
+                self.count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
+        ewma(&self.write_us, t.elapsed().as_micros() as u64);
+        Ok(true)
+    }
+
     fn lock(&self, id: &ChunkId) -> std::sync::MutexGuard<'_, ()> {
         self.stripes[id.0[0] as usize % LOCK_STRIPES]
             .lock()
@@ -286,34 +319,15 @@ impl Inner {
 impl StorageBackend for RocksBackend {
     async fn put(&self, id: &ChunkId, data: Bytes) -> Result<()> {
         let id = *id;
-        self.blocking(move |s| {
-            let t = Instant::now();
-            let _g = s.lock(&id);
-            let old = s.stored_size(&id)?;
-            // Sized up front: a batch that grows by doubling copies an 8 MiB shard about
-            // twice more and faults in fresh pages for every step.
-            let mut b = WriteBatch::with_capacity_bytes(data.len() + BATCH_OVERHEAD);
-            b.put_cf(s.cf(CF_SHARDS), id.0, &data);
-            b.put_cf(
-                s.cf(CF_META),
-                id.0,
-                meta_value(data.len() as u64, now_secs()),
-            );
-            b.delete_cf(s.cf(CF_CORRUPT), id.0);
-            s.db.write_opt(b, &Inner::synced()).map_err(io)?;
-            match old {
-                Some(old) => {
-                    s.used.fetch_sub(old, Ordering::Relaxed);
-                }
-                None => {
-                    s.count.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            s.used.fetch_add(data.len() as u64, Ordering::Relaxed);
-            ewma(&s.write_us, t.elapsed().as_micros() as u64);
-            Ok(())
-        })
-        .await
+        self.blocking(move |s| s.write_shard(&id, &data, true).map(|_| ()))
+            .await
+    }
+
+    async fn put_new(&self, id: &ChunkId, data: Bytes) -> Result<bool> {
+        let id = *id;
+        // One trip to the blocking pool for the lookup and the write.
+        self.blocking(move |s| s.write_shard(&id, &data, false))
+            .await
     }
 
     async fn get(&self, id: &ChunkId) -> Result<Option<Bytes>> {
