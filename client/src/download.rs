@@ -8,9 +8,11 @@
 //! beside it; an interrupted download continues from the last complete chunk when run again,
 //! and the file appears under its name only once it is complete and synced.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use cyxcloud_core::buffers::BufferPool;
@@ -30,9 +32,10 @@ use crate::error::{ClientError, Result};
 use crate::nodes::NodePool;
 use crate::progress::{Progress, ProgressFn, emit};
 
-/// Extra shard fetches started beyond k, to cut the slowest node out. One is enough to
-/// route around a slow node; each extra costs a shard of node reads and network.
-const EXTRA_READS: usize = 1;
+/// Shard fetches started beyond k once the first k are late (see
+/// [`NodePool::hedge_delay`]). Reads ask only k nodes until then, so nodes serve no shard
+/// that is thrown away unless one of them is slow.
+const EXTRA_READS: usize = 2;
 /// The part file is synced (and the resume record advanced) after at least this many bytes.
 const SYNC_EVERY: u64 = 256 << 20;
 
@@ -400,35 +403,82 @@ async fn fetch_chunk(
         .collect();
 
     let size = entry.shard_size as usize;
-    let fetch = |i: usize, mut sources: Vec<NodeTarget>| {
+    let fetch = |i: usize, mut sources: Vec<NodeTarget>, started: Arc<OnceLock<Instant>>| {
         let pool = pool.clone();
         let id = entry.shards[i];
         async move {
             let t = sources.remove(0);
             let r = pool
-                .get(&t.node_id, &t.address, id, t.grant.clone(), size)
+                .get(&t.node_id, &t.address, id, t.grant.clone(), size, &started)
                 .await;
-            (i, sources, r)
+            (i, t.node_id, sources, r)
         }
     };
     let mut shards: Vec<Option<Bytes>> = vec![None; total];
     let mut have = 0;
     let mut last_err = None;
+    // The hedge: when requests already sent to nodes have not answered in time, ask more
+    // nodes. Time spent waiting for our own connection limit does not count: the nodes are
+    // not late, and more requests would wait too. At most once per chunk.
+    let hedge = pool.hedge_delay(
+        queue.iter().take(k).map(|(_, t)| t[0].node_id.as_str()),
+        size,
+    );
+    let mut hedge_at = tokio::time::Instant::now() + hedge;
+    let mut hedged = false;
     // Shards are verified once, by the decoder. A corrupt one makes it report too few valid
     // shards; then as many more are fetched as were corrupt, and decoding runs again.
     let mut want = k;
     loop {
         let mut inflight = FuturesUnordered::new();
-        while inflight.len() + have < want + EXTRA_READS {
-            let Some((i, s)) = queue.pop_front() else {
+        // Shard index -> node and when its request left, for the fetches in flight.
+        let mut asked: HashMap<usize, (String, Arc<OnceLock<Instant>>)> = HashMap::new();
+        loop {
+            let target = want + if hedged { EXTRA_READS } else { 0 };
+            while inflight.len() + have < target {
+                let Some((i, s)) = queue.pop_front() else {
+                    break;
+                };
+                let started = Arc::new(OnceLock::new());
+                asked.insert(i, (s[0].node_id.clone(), started.clone()));
+                inflight.push(fetch(i, s, started));
+            }
+            if have >= want {
+                break;
+            }
+            let done = if hedged {
+                inflight.next().await
+            } else {
+                match tokio::time::timeout_at(hedge_at, inflight.next()).await {
+                    Ok(done) => done,
+                    Err(_) => {
+                        let now = Instant::now();
+                        let late: Vec<&str> = asked
+                            .values()
+                            .filter(|(_, s)| s.get().is_some_and(|t| now - *t >= hedge))
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        if late.is_empty() {
+                            // Look again when the earliest request sent is due.
+                            let first = asked.values().filter_map(|(_, s)| s.get()).min();
+                            hedge_at = tokio::time::Instant::now()
+                                + first
+                                    .map_or(hedge, |t| (*t + hedge).saturating_duration_since(now));
+                        } else {
+                            // Rank the late ones as slow as they have proved to be.
+                            for node in late {
+                                pool.record_slow(node, size, hedge);
+                            }
+                            hedged = true;
+                        }
+                        continue;
+                    }
+                }
+            };
+            let Some((i, node, rest, r)) = done else {
                 break;
             };
-            inflight.push(fetch(i, s));
-        }
-        while have < want {
-            let Some((i, rest, r)) = inflight.next().await else {
-                break;
-            };
+            asked.remove(&i);
             match r {
                 Ok(data) if data.len() == size => {
                     shards[i] = Some(data);
@@ -437,21 +487,18 @@ async fn fetch_chunk(
                 other => {
                     last_err = Some(match other {
                         Err(e) => e.to_string(),
-                        Ok(d) => format!("shard {i} has {} bytes, expected {size}", d.len()),
+                        Ok(d) => format!(
+                            "shard {i} from {node} has {} bytes, expected {size}",
+                            d.len()
+                        ),
                     });
-                    // Try the shard's next holder, else another shard.
-                    if !rest.is_empty() {
-                        inflight.push(fetch(i, rest));
-                    } else if let Some((j, s)) = queue.pop_front() {
-                        inflight.push(fetch(j, s));
+                    // Try the shard's next holder, else (by the top of the loop) another shard.
+                    if let Some(next) = rest.first() {
+                        let started = Arc::new(OnceLock::new());
+                        asked.insert(i, (next.node_id.clone(), started.clone()));
+                        inflight.push(fetch(i, rest, started));
                     }
                 }
-            }
-            while inflight.len() + have < want + EXTRA_READS {
-                let Some((j, s)) = queue.pop_front() else {
-                    break;
-                };
-                inflight.push(fetch(j, s));
             }
         }
         drop(inflight); // cancels the slowest fetches

@@ -194,6 +194,40 @@ impl NodePool {
         }
     }
 
+    /// How long shard reads of `bytes` from `nodes` may take before more are asked: twice
+    /// the slowest one's expected time (nodes not yet measured count as 0.05 s per MiB), at
+    /// least 10 ms and at most a minute.
+    pub fn hedge_delay<'a>(
+        &self,
+        nodes: impl IntoIterator<Item = &'a str>,
+        bytes: usize,
+    ) -> Duration {
+        let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let mib = bytes.max(4096) as f64 / 1048576.0;
+        let slowest = nodes
+            .into_iter()
+            .map(|id| match s.get(id).map(|st| st.secs_per_mib) {
+                Some(spm) if spm > 0.0 => spm,
+                _ => 0.05,
+            })
+            .fold(0.0, f64::max);
+        Duration::from_secs_f64((2.0 * slowest * mib).clamp(0.010, 60.0))
+    }
+
+    /// A transfer from `node` was still running after `waited`: rank it at least that slow.
+    pub fn record_slow(&self, node: &str, bytes: usize, waited: Duration) {
+        let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        let st = s.entry(node.to_string()).or_default();
+        let spm = waited.as_secs_f64() / (bytes.max(4096) as f64 / 1048576.0);
+        if spm > st.secs_per_mib {
+            st.secs_per_mib = if st.secs_per_mib == 0.0 {
+                spm
+            } else {
+                st.secs_per_mib * 0.5 + spm * 0.5
+            };
+        }
+    }
+
     /// How long to wait for a transfer of `bytes` before calling the node too slow: generous
     /// for slow links (64 KiB/s floor), bounded so a dead node is abandoned.
     pub fn deadline(bytes: usize) -> Duration {
@@ -232,7 +266,8 @@ impl NodePool {
         out
     }
 
-    /// Fetch one shard. The decoder checks it against its id.
+    /// Fetch one shard. The decoder checks it against its id. `started` is set when the
+    /// request leaves (after waiting for a connection permit).
     pub async fn get(
         &self,
         node: &str,
@@ -240,10 +275,12 @@ impl NodePool {
         id: ChunkId,
         grant: Bytes,
         size_hint: usize,
+        started: &std::sync::OnceLock<Instant>,
     ) -> Result<Bytes> {
         let mut c = self.client(address)?;
         let permit = self.limiter.acquire().await;
         let t = Instant::now();
+        let _ = started.set(t);
         let r = tokio::time::timeout(
             Self::deadline(size_hint),
             c.get_chunk(GetChunkRequest {
@@ -280,6 +317,32 @@ fn node_err(node: &str, s: tonic::Status) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hedge_delay_follows_the_slowest_node_and_late_nodes_rank_last() {
+        let pool = NodePool::new(8);
+        let mib = 1 << 20;
+        // Nobody measured: 0.05 s per MiB, doubled.
+        assert_eq!(
+            pool.hedge_delay(["a", "b"], mib),
+            Duration::from_millis(100)
+        );
+        pool.record("a", mib, Duration::from_millis(10), true);
+        pool.record("b", mib, Duration::from_millis(30), true);
+        assert_eq!(pool.hedge_delay(["a", "b"], mib), Duration::from_millis(60));
+        assert_eq!(pool.hedge_delay(["a"], mib), Duration::from_millis(20));
+        // Bounded below and above.
+        assert_eq!(pool.hedge_delay(["a"], 4096), Duration::from_millis(10));
+        assert_eq!(pool.hedge_delay(["a"], 1 << 40), Duration::from_secs(60));
+        // "a" was still busy after 200 ms: it now ranks behind "b".
+        pool.record_slow("a", mib, Duration::from_millis(200));
+        let mut order = vec![("a".to_string(), 0), ("b".to_string(), 1)];
+        pool.rank(&mut order);
+        assert_eq!(order[0].0, "b");
+        // Being late never makes a node look faster.
+        pool.record_slow("b", mib, Duration::from_millis(1));
+        assert_eq!(pool.hedge_delay(["b"], mib), Duration::from_millis(60));
+    }
 
     #[tokio::test]
     async fn limiter_grows_on_success_and_halves_on_congestion() {

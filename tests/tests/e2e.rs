@@ -135,11 +135,19 @@ impl Dev {
         let o = self.run(args);
         assert!(
             o.status.success(),
-            "cyxcloud {args:?} failed ({}): {}",
+            "cyxcloud {args:?} failed ({}): {}\n--- end of the gateway's log ---\n{}",
             o.status,
-            String::from_utf8_lossy(&o.stderr)
+            String::from_utf8_lossy(&o.stderr),
+            self.gateway_log_tail()
         );
         String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// The last lines of the gateway's log, for failure messages.
+    fn gateway_log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("logs/gateway.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     fn node_pids(&self) -> Vec<u32> {
@@ -154,9 +162,13 @@ impl Dev {
 }
 
 fn kill9(pid: u32) {
+    signal("-9", pid)
+}
+
+fn signal(sig: &str, pid: u32) {
     assert!(
         Command::new("kill")
-            .arg("-9")
+            .arg(sig)
             .arg(pid.to_string())
             .status()
             .unwrap()
@@ -233,6 +245,41 @@ fn local_network_end_to_end() {
         }
     };
     check_all(&dev, "all-up");
+
+    // Two nodes hang (stopped, their sockets still open): a download asks other nodes once
+    // the first ones are late, instead of waiting out a hung node's timeout (15 s or more
+    // per shard), and still returns the right bytes.
+    let hung = files.join("hung.bin");
+    let hung_data = data(12 * CHUNK, 12);
+    std::fs::write(&hung, &hung_data).unwrap();
+    dev.ok(&["mb", "hung"]);
+    dev.ok(&["upload", hung.to_str().unwrap(), "-b", "hung"]);
+    let pids = dev.node_pids();
+    for p in &pids[12..] {
+        signal("-STOP", *p);
+    }
+    let out = root.path().join("hung.out");
+    let t = Instant::now();
+    let o = dev.run(&[
+        "download",
+        "cyx://hung/hung.bin",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let took = t.elapsed();
+    for p in &pids[12..] {
+        signal("-CONT", *p);
+    }
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        std::fs::read(&out).unwrap() == hung_data,
+        "bytes of hung.bin"
+    );
+    assert!(
+        took < Duration::from_secs(12),
+        "the download waited for the hung nodes: {took:?}"
+    );
+    std::fs::remove_file(&out).unwrap();
 
     // Byte ranges: across a chunk boundary, to a file and to stdout, and open-ended.
     let expect = &data(CHUNK + 10, 6)[CHUNK - 6..CHUNK + 10];
