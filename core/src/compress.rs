@@ -48,6 +48,12 @@ pub fn compress_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if input.is_empty() || looks_incompressible(input, out) {
         return None;
     }
+    compress_probed_into(input, out)
+}
+
+/// [`compress_into`] for input that [`probably_incompressible`] has already passed: the
+/// samples are not compressed a second time.
+pub fn compress_probed_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
     let n = lz4_flex::block::compress_into(input, out).ok()?;
     (n < input.len() - input.len() / 64).then_some(n)
 }
@@ -91,6 +97,9 @@ mod tests {
         let mut out = vec![0u8; max_compressed_len(text.len())];
         let n = compress_into(&text, &mut out).expect("text compresses");
         assert!(n < text.len() / 4);
+        let mut again = vec![0u8; out.len()];
+        assert_eq!(compress_probed_into(&text, &mut again), Some(n));
+        assert_eq!(again[..n], out[..n]);
         let mut back = vec![0u8; text.len()];
         decompress_into(&out[..n], &mut back).unwrap();
         assert_eq!(back, text);
@@ -98,10 +107,14 @@ mod tests {
 
     #[test]
     fn random_data_is_left_alone_small_and_large() {
+        let mut none = [0u8; 16];
+        assert_eq!(compress_probed_into(&[], &mut none), None);
         for n in [1, 100, 300_000, 2_000_000] {
             let data = random(n);
             let mut out = vec![0u8; max_compressed_len(n)];
             assert_eq!(compress_into(&data, &mut out), None, "n={n}");
+            // Without the probe, LZ4 itself finds nothing worth keeping.
+            assert_eq!(compress_probed_into(&data, &mut out), None, "n={n}");
         }
     }
 

@@ -283,7 +283,7 @@ impl ChunkEncoder {
         let mut payload = plaintext;
         if opts.compress && !compress::probably_incompressible(plaintext) {
             ensure_len(compressed, compress::max_compressed_len(n));
-            if let Some(c) = compress::compress_into(plaintext, compressed) {
+            if let Some(c) = compress::compress_probed_into(plaintext, compressed) {
                 flags.set(Flags::COMPRESSED, true);
                 payload = &compressed[..c];
             }
