@@ -139,10 +139,12 @@ impl Client {
         let per_chunk = manifest.chunk_size as usize * 2 + 1;
         let parallel = ((256usize << 20) / per_chunk).clamp(2, 8);
         let mut written = 0u64;
+        // Each chunk is fetched and decoded in its own task, so the next chunks keep coming
+        // while one is written out (and synced) in order. At most `parallel` run at once.
         let mut stream = futures_util::stream::iter(d.chunks.into_iter().map(|c| {
             let (pool, manifest, dk) = (self.pool.clone(), manifest.clone(), dk.clone());
             let buffers = self.buffers.clone();
-            async move { fetch_chunk(pool, buffers, manifest, dk, c).await }
+            AbortOnDrop(tokio::spawn(fetch_chunk(pool, buffers, manifest, dk, c)))
         }))
         .buffered(parallel);
         while let Some(r) = stream.next().await {
@@ -150,11 +152,15 @@ impl Client {
             let off = offsets[index as usize];
             let a = start.saturating_sub(off).min(plain.len() as u64) as usize;
             let b = end.saturating_sub(off).min(plain.len() as u64) as usize;
-            if a < b {
-                sink.write(&plain[a..b])?;
-                written += (b - a) as u64;
-            }
-            sink.chunk_done()?;
+            // Writing and syncing block; on a multi-threaded runtime the other tasks move
+            // to another thread meanwhile.
+            blocking(|| {
+                if a < b {
+                    sink.write(&plain[a..b])?;
+                }
+                sink.chunk_done()
+            })?;
+            written += b.saturating_sub(a) as u64;
             emit(
                 &progress,
                 Progress::ChunkDone {
@@ -345,6 +351,37 @@ impl Sink for FileSink {
         let json =
             serde_json::to_vec(&self.record).map_err(|e| ClientError::Integrity(e.to_string()))?;
         write_atomic(&self.meta_path, &json, 0o600)
+    }
+}
+
+/// A spawned task that is cancelled when its handle is dropped (a failed download stops
+/// fetching the chunks after the one that failed).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<Result<T>> {
+    type Output = Result<T>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.unwrap_or_else(|e| Err(ClientError::Integrity(format!("chunk task failed: {e}"))))
+        })
+    }
+}
+
+/// Run blocking file work without stalling the runtime's other tasks where it can.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
