@@ -343,29 +343,23 @@ impl ErasureCoder {
         if !missing_data.is_empty() {
             // Data = inverse(rows of the shards we have) x those shards.
             let rows: Vec<usize> = (0..present.len()).filter(|&i| present[i]).take(k).collect();
-            let mut sub: Vec<u8> = rows
-                .iter()
-                .flat_map(|&r| self.matrix[r * k..(r + 1) * k].iter().copied())
-                .collect();
+            let mut sub = pick_rows(&self.matrix, k, &rows);
             if !gf::invert(&mut sub, k) {
                 return Err(Error::Erasure("singular decoding matrix".into()));
             }
-            let coef = missing_data
-                .iter()
-                .flat_map(|&d| sub[d * k..(d + 1) * k].iter().copied())
-                .collect();
-            let c = kernel::Coefficients::new(missing_data.len(), k, coef);
+            let c =
+                kernel::Coefficients::new(missing_data.len(), k, pick_rows(&sub, k, &missing_data));
             self.apply_rows(buf, shard_len, &c, &rows, &missing_data);
         }
         if !data_only {
             let m = self.profile.parity_shards();
             let missing: Vec<usize> = (k..k + m).filter(|&i| !present[i]).collect();
             if !missing.is_empty() {
-                let coef = missing
-                    .iter()
-                    .flat_map(|&p| self.matrix[p * k..(p + 1) * k].iter().copied())
-                    .collect();
-                let c = kernel::Coefficients::new(missing.len(), k, coef);
+                let c = kernel::Coefficients::new(
+                    missing.len(),
+                    k,
+                    pick_rows(&self.matrix, k, &missing),
+                );
                 let data: Vec<usize> = (0..k).collect();
                 self.apply_rows(buf, shard_len, &c, &data, &missing);
             }
@@ -399,6 +393,13 @@ impl ErasureCoder {
             .collect();
         kernel::apply(self.kernel, c, &ins, &mut outs);
     }
+}
+
+/// The rows `rows` of the row-major matrix `m` with `cols` columns, as one matrix.
+fn pick_rows(m: &[u8], cols: usize, rows: &[usize]) -> Vec<u8> {
+    rows.iter()
+        .flat_map(|&r| m[r * cols..(r + 1) * cols].iter().copied())
+        .collect()
 }
 
 #[cfg(test)]
