@@ -123,6 +123,22 @@ struct NodeStats {
     failures: u32,
 }
 
+impl NodeStats {
+    /// Seconds per MiB to expect: the measured figure, or 0.05 for a node not measured yet.
+    fn expected_secs_per_mib(&self) -> f64 {
+        if self.secs_per_mib == 0.0 {
+            0.05
+        } else {
+            self.secs_per_mib
+        }
+    }
+}
+
+/// Transfer size in MiB, counting anything under 4 KiB as 4 KiB (per-request costs dominate).
+fn mib(bytes: usize) -> f64 {
+    bytes.max(4096) as f64 / 1048576.0
+}
+
 /// Shared by every transfer of a client.
 pub struct NodePool {
     channels: Mutex<HashMap<String, Channel>>,
@@ -168,12 +184,7 @@ impl NodePool {
         let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         let score = |id: &str| {
             let st = s.get(id).copied().unwrap_or_default();
-            let base = if st.secs_per_mib == 0.0 {
-                0.05
-            } else {
-                st.secs_per_mib
-            };
-            base * (1.0 + st.failures as f64 * 4.0)
+            st.expected_secs_per_mib() * (1.0 + st.failures as f64 * 4.0)
         };
         nodes.sort_by(|a, b| score(&a.0).total_cmp(&score(&b.0)));
     }
@@ -182,7 +193,7 @@ impl NodePool {
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         let st = s.entry(node.to_string()).or_default();
         if ok {
-            let spm = took.as_secs_f64() / (bytes.max(4096) as f64 / 1048576.0);
+            let spm = took.as_secs_f64() / mib(bytes);
             st.secs_per_mib = if st.secs_per_mib == 0.0 {
                 spm
             } else {
@@ -203,22 +214,23 @@ impl NodePool {
         bytes: usize,
     ) -> Duration {
         let s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
-        let mib = bytes.max(4096) as f64 / 1048576.0;
         let slowest = nodes
             .into_iter()
-            .map(|id| match s.get(id).map(|st| st.secs_per_mib) {
-                Some(spm) if spm > 0.0 => spm,
-                _ => 0.05,
+            .map(|id| {
+                s.get(id)
+                    .copied()
+                    .unwrap_or_default()
+                    .expected_secs_per_mib()
             })
             .fold(0.0, f64::max);
-        Duration::from_secs_f64((2.0 * slowest * mib).clamp(0.010, 60.0))
+        Duration::from_secs_f64((2.0 * slowest * mib(bytes)).clamp(0.010, 60.0))
     }
 
     /// A transfer from `node` was still running after `waited`: rank it at least that slow.
     pub fn record_slow(&self, node: &str, bytes: usize, waited: Duration) {
         let mut s = self.stats.lock().unwrap_or_else(|e| e.into_inner());
         let st = s.entry(node.to_string()).or_default();
-        let spm = waited.as_secs_f64() / (bytes.max(4096) as f64 / 1048576.0);
+        let spm = waited.as_secs_f64() / mib(bytes);
         if spm > st.secs_per_mib {
             st.secs_per_mib = if st.secs_per_mib == 0.0 {
                 spm
