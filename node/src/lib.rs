@@ -4,12 +4,14 @@
 //! - [`identity`]: the node's Ed25519 key, node id and peer id.
 //! - [`storage`]: the `StorageBackend` trait, RocksDB and memory backends.
 //! - [`service`]: the gRPC ChunkService (grant checks, verify on write and read).
+//! - [`cache`]: the read cache of verified shards.
 //! - [`state`]: what the service, scrubber and gateway link share.
 //! - [`scrub`]: background re-verification at a bounded rate.
 //! - [`gateway_link`]: registration, heartbeats, metrics reports, gateway commands.
 //! - [`metrics`], [`sys`]: Prometheus metrics and machine usage.
 //! - [`server`]: start and stop everything; used by `cyxcloud-node` and `cyxcloud node run`.
 
+pub mod cache;
 pub mod config;
 pub mod gateway_link;
 pub mod identity;

@@ -95,8 +95,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         _ => {
             let db_dir = dir.join("db");
             let d = db_dir.clone();
-            let cache = (cfg.storage.read_cache_mb as usize) << 20;
-            let b = tokio::task::spawn_blocking(move || RocksBackend::open(&d, cache))
+            let b = tokio::task::spawn_blocking(move || RocksBackend::open(&d))
                 .await
                 .map_err(|e| NodeError::Serve(e.to_string()))?
                 .map_err(|source| NodeError::Storage {
@@ -116,6 +115,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         node_id.clone(),
         identity.public_key_bytes(),
         backend,
+        (cfg.storage.read_cache_mb as usize) << 20,
         cfg.capacity_bytes(),
         dir.clone(),
         gateway_key,

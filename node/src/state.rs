@@ -9,6 +9,7 @@ use cyxcloud_core::ChunkId;
 use ed25519_dalek::VerifyingKey;
 use tonic::Status;
 
+use crate::cache::ShardCache;
 use crate::metrics::Metrics;
 use crate::storage::StorageBackend;
 use crate::sys::CpuSampler;
@@ -26,6 +27,8 @@ pub struct NodeState {
     pub node_id: String,
     pub public_key: [u8; 32],
     pub backend: Arc<dyn StorageBackend>,
+    /// Recently read shards, verified: served without a disk read or a hash.
+    pub cache: ShardCache,
     pub capacity: u64,
     pub data_dir: PathBuf,
     pub metrics: Metrics,
@@ -54,6 +57,7 @@ impl NodeState {
         node_id: String,
         public_key: [u8; 32],
         backend: Arc<dyn StorageBackend>,
+        read_cache_bytes: usize,
         capacity: u64,
         data_dir: PathBuf,
         gateway_key: Option<VerifyingKey>,
@@ -62,6 +66,7 @@ impl NodeState {
             node_id,
             public_key,
             backend,
+            cache: ShardCache::new(read_cache_bytes),
             capacity,
             data_dir,
             metrics: Metrics::default(),

@@ -44,6 +44,21 @@ async fn store_get_stream_fetch_verify_delete() {
         .into_inner();
     assert!(got.found);
     assert_eq!(got.data, data);
+    // The verified shard is now cached; a second read is served from the cache.
+    assert_eq!(node.state.cache.used_bytes(), 300_000);
+    let again = c
+        .get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 1 << 20)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.data, data);
+    assert_eq!(node.state.cache.used_bytes(), 300_000);
+    // A cached shard still needs a grant that covers it.
+    let err = c
+        .get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 1000)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let (missing, _) = shard(10, 99);
     let got = c
         .get_chunk(get_req(missing, grant(GrantOp::Get, pk, missing, 1 << 20)))
@@ -128,6 +143,10 @@ async fn store_get_stream_fetch_verify_delete() {
     })
     .await
     .unwrap();
+    assert!(
+        node.state.cache.get(&id).is_none(),
+        "a deleted shard leaves the cache"
+    );
     // Deleting an absent shard succeeds.
     c.delete_chunk(DeleteChunkRequest {
         chunk_id: Some(id.into()),
@@ -143,8 +162,9 @@ async fn store_get_stream_fetch_verify_delete() {
     assert!(!got.found);
 
     // The node recorded the grants it served, for settlement.
-    // One GetChunk and three FetchChunks items were served; misses are not.
-    assert_eq!(node.state.backend.served(100).await.unwrap().len(), 4);
+    // Two GetChunks (one from disk, one from the cache) and three FetchChunks items were
+    // served; misses and refusals are not.
+    assert_eq!(node.state.backend.served(100).await.unwrap().len(), 5);
     node.shutdown();
     node.wait().await.unwrap();
 }
@@ -308,6 +328,11 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::DataLoss, "{err:?}");
+    assert_eq!(
+        node.state.cache.used_bytes(),
+        0,
+        "a corrupt shard is not cached"
+    );
     let v = c
         .verify_chunk(VerifyChunkRequest {
             chunk_id: Some(ids[1].into()),
@@ -325,8 +350,12 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         .into_inner();
     assert_eq!(got.data, datas[0]);
     // The scrubber finds exactly the damaged shard, and it is recorded for the gateway.
+    assert_eq!(node.state.cache.used_bytes(), 200_000);
     let found = cyxcloud_node::scrub::scrub_pass(&node.state, 0.0, &Default::default()).await;
     assert_eq!(found, 1);
+    // The scrubber reads the disk, and what it reads stays out of the cache.
+    assert_eq!(node.state.cache.used_bytes(), 200_000);
+    assert!(node.state.cache.get(&ids[2]).is_none());
     let corrupt: Vec<ChunkId> = node
         .state
         .backend

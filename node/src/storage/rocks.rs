@@ -7,8 +7,8 @@
 //! - `corrupt`: shard id -> detection time.
 //! - A `format` key in the default column family holds the on-disk format version.
 //!
-//! Recently read shards stay in an LRU blob cache of a configured size: a read it serves is
-//! handed out pinned, with no disk read and no copy. Scrub reads do not fill it.
+//! Reads hand out RocksDB's own buffer (pinned), with no copy. Recently read shards are
+//! cached above the backend, by the node ([`crate::cache`]), once verified.
 //!
 //! Every write is a synced WriteBatch: when `put` returns, the shard survives `kill -9` and
 //! power loss. Concurrent writers share fsyncs through RocksDB's group commit.
@@ -21,8 +21,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use cyxcloud_core::ChunkId;
 use rocksdb::{
-    Cache, ColumnFamilyDescriptor, DB, DBCompressionType, DBPinnableSlice, Direction, IteratorMode,
-    LruCacheOptions, Options, ReadOptions, WriteBatch, WriteOptions,
+    ColumnFamilyDescriptor, DB, DBCompressionType, DBPinnableSlice, Direction, IteratorMode,
+    Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
 use super::{Result, ServedRecord, StorageBackend, StorageError, StorageStats};
@@ -139,9 +139,8 @@ fn now_secs() -> i64 {
 }
 
 impl RocksBackend {
-    /// Open (or create) the store under `dir`, with `read_cache_bytes` of memory for
-    /// recently read shards (0: none).
-    pub fn open(dir: &Path, read_cache_bytes: usize) -> Result<Self> {
+    /// Open (or create) the store under `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -163,14 +162,6 @@ impl RocksBackend {
         // Shards are compressed and encrypted already.
         shards.set_blob_compression_type(DBCompressionType::None);
         shards.set_compression_type(DBCompressionType::None);
-        if read_cache_bytes > 0 {
-            // One shard: RocksDB's default splits the capacity into up to 64 parts, and a
-            // part smaller than a shard (8 MiB for 64 MiB chunks at 8+6) keeps nothing.
-            let mut lru = LruCacheOptions::default();
-            lru.set_capacity(read_cache_bytes);
-            lru.set_num_shard_bits(0);
-            shards.set_blob_cache(&Cache::new_lru_cache_opts(&lru));
-        }
         let small = Options::default;
         let cfs = vec![
             ColumnFamilyDescriptor::new(CF_SHARDS, shards),
@@ -513,12 +504,12 @@ mod tests {
     #[tokio::test]
     async fn rocksdb_backend_passes_the_shared_suite_and_reopens_with_exact_accounting() {
         let dir = tempfile::tempdir().unwrap();
-        let b = RocksBackend::open(dir.path(), 1 << 20).unwrap();
+        let b = RocksBackend::open(dir.path()).unwrap();
         super::super::test_suite::run(&b).await;
         let before = b.stats().await.unwrap();
         let listed = b.list().await.unwrap();
         drop(b);
-        let b = RocksBackend::open(dir.path(), 1 << 20).unwrap();
+        let b = RocksBackend::open(dir.path()).unwrap();
         let after = b.stats().await.unwrap();
         assert_eq!(
             (after.used_bytes, after.chunk_count),
@@ -526,51 +517,6 @@ mod tests {
         );
         assert_eq!(b.list().await.unwrap(), listed);
         assert_eq!(b.served(10).await.unwrap().len(), 1);
-    }
-
-    fn read_cache_usage(b: &RocksBackend) -> u64 {
-        b.inner
-            .db
-            .property_int_value_cf(b.inner.cf(CF_SHARDS), "rocksdb.blob-cache-usage")
-            .unwrap()
-            .unwrap_or(0)
-    }
-
-    #[tokio::test]
-    async fn reads_fill_the_read_cache_and_scrub_reads_do_not() {
-        let dir = tempfile::tempdir().unwrap();
-        let b = RocksBackend::open(dir.path(), 16 << 20).unwrap();
-        let shards: Vec<Bytes> = (0..3u8).map(|i| Bytes::from(vec![i; 1 << 20])).collect();
-        for d in &shards {
-            b.put(&ChunkId::of(d), d.clone()).await.unwrap();
-        }
-        b.flush().await.unwrap();
-        assert_eq!(read_cache_usage(&b), 0);
-        let id = ChunkId::of(&shards[0]);
-        assert_eq!(
-            b.get_cold(&id).await.unwrap().as_deref(),
-            Some(&shards[0][..])
-        );
-        assert_eq!(
-            read_cache_usage(&b),
-            0,
-            "a scrub read stays out of the cache"
-        );
-        assert_eq!(b.get(&id).await.unwrap().as_deref(), Some(&shards[0][..]));
-        let warm = read_cache_usage(&b);
-        assert!(warm >= 1 << 20, "the read shard is cached ({warm} bytes)");
-        // Served from the cache: the same bytes, and nothing more is cached.
-        assert_eq!(b.get(&id).await.unwrap().as_deref(), Some(&shards[0][..]));
-        assert_eq!(read_cache_usage(&b), warm);
-        // A deleted shard is gone even though its bytes may still sit in the cache.
-        b.delete(&id).await.unwrap();
-        assert_eq!(b.get(&id).await.unwrap(), None);
-        drop(b);
-
-        let b = RocksBackend::open(dir.path(), 0).unwrap();
-        let id = ChunkId::of(&shards[1]);
-        assert_eq!(b.get(&id).await.unwrap().as_deref(), Some(&shards[1][..]));
-        assert_eq!(read_cache_usage(&b), 0, "no cache was configured");
     }
 
     #[tokio::test]
@@ -583,14 +529,14 @@ mod tests {
             dirs.push(tempfile::tempdir_in(shm).unwrap());
         }
         for dir in dirs {
-            let b = RocksBackend::open(dir.path(), 1 << 20).unwrap();
+            let b = RocksBackend::open(dir.path()).unwrap();
             let data = Bytes::from(vec![0x5a; 3 << 20]);
             let id = ChunkId::of(&data);
             b.put(&id, data.clone()).await.unwrap();
             b.flush().await.unwrap();
             assert_eq!(b.get(&id).await.unwrap().as_deref(), Some(&data[..]));
             drop(b);
-            let b = RocksBackend::open(dir.path(), 1 << 20).unwrap();
+            let b = RocksBackend::open(dir.path()).unwrap();
             assert_eq!(b.get(&id).await.unwrap().as_deref(), Some(&data[..]));
             assert!(
                 std::fs::read_dir(dir.path()).unwrap().any(|e| e
@@ -606,7 +552,7 @@ mod tests {
     #[tokio::test]
     async fn a_store_from_a_newer_format_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        drop(RocksBackend::open(dir.path(), 1 << 20).unwrap());
+        drop(RocksBackend::open(dir.path()).unwrap());
         {
             let db = DB::open_cf(
                 &Options::default(),
@@ -616,9 +562,7 @@ mod tests {
             .unwrap();
             db.put(FORMAT_KEY, 2u32.to_le_bytes()).unwrap();
         }
-        let err = RocksBackend::open(dir.path(), 1 << 20)
-            .err()
-            .expect("refused");
+        let err = RocksBackend::open(dir.path()).err().expect("refused");
         assert!(err.to_string().contains("format version 2"), "{err}");
     }
 }
