@@ -1,5 +1,5 @@
-//! The read cache: recently read shards, kept in memory once they were verified against
-//! their ids.
+//! The read cache: recently stored and read shards, kept in memory once they were verified
+//! against their ids.
 //!
 //! A hit is served with no disk read, no copy and no hash: the bytes were checked when they
 //! entered, and they do not change in memory. Bit rot on disk is what verification guards
@@ -104,6 +104,15 @@ impl ShardCache {
         }
     }
 
+    /// Forget every shard.
+    pub fn clear(&self) {
+        let mut l = self.lock();
+        l.generation += 1;
+        l.map.clear();
+        l.order.clear();
+        l.used = 0;
+    }
+
     /// Bytes of shards held.
     pub fn used_bytes(&self) -> usize {
         self.lock().used
@@ -164,5 +173,11 @@ mod tests {
         // A read that starts after the removal is cached again.
         c.insert(id(2), Bytes::from_static(b"two"), c.generation());
         assert!(c.get(&id(2)).is_some());
+        let before = c.generation();
+        c.clear();
+        assert!(c.get(&id(2)).is_none());
+        assert_eq!(c.used_bytes(), 0);
+        c.insert(id(3), Bytes::from_static(b"three"), before);
+        assert!(c.get(&id(3)).is_none(), "a clear counts as a removal");
     }
 }

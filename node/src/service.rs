@@ -89,11 +89,27 @@ impl NodeState {
             Err(_) if self.backend.exists(&id).await.map_err(internal)? => return Ok(len),
             Err(e) => return Err(e),
         };
-        if self.backend.put_new(&id, data).await.map_err(internal)? {
+        let since = self.cache.generation();
+        if self
+            .backend
+            .put_new(&id, data.clone())
+            .await
+            .map_err(internal)?
+        {
             self.metrics
                 .bytes_received
                 .fetch_add(len, std::sync::atomic::Ordering::Relaxed);
         }
+        // Verified above, and durable now: cached as the page cache would have kept it, had
+        // flushes not bypassed it. Shards are often read soon after they are written. A
+        // small shard may share its receive buffer with other messages of a stream; it is
+        // copied out so the cache holds only its own bytes.
+        let data = if data.len() < 1 << 20 {
+            Bytes::copy_from_slice(&data)
+        } else {
+            data
+        };
+        self.cache.insert(id, data, since);
         Ok(len)
     }
 

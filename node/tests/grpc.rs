@@ -29,6 +29,8 @@ async fn store_get_stream_fetch_verify_delete() {
         .await
         .unwrap();
     assert_eq!(r.into_inner().bytes_written, 300_000);
+    // A stored shard was verified on the way in, and is cached.
+    assert_eq!(node.state.cache.used_bytes(), 300_000);
     // Storing the same shard again is idempotent.
     c.store_chunk(store_req(
         id,
@@ -44,7 +46,7 @@ async fn store_get_stream_fetch_verify_delete() {
         .into_inner();
     assert!(got.found);
     assert_eq!(got.data, data);
-    // The verified shard is now cached; a second read is served from the cache.
+    // Reads are served from the cache, and add nothing to it.
     assert_eq!(node.state.cache.used_bytes(), 300_000);
     let again = c
         .get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 1 << 20)))
@@ -162,7 +164,7 @@ async fn store_get_stream_fetch_verify_delete() {
     assert!(!got.found);
 
     // The node recorded the grants it served, for settlement.
-    // Two GetChunks (one from disk, one from the cache) and three FetchChunks items were
+    // Two GetChunks and three FetchChunks items were
     // served; misses and refusals are not.
     assert_eq!(node.state.backend.served(100).await.unwrap().len(), 5);
     node.shutdown();
