@@ -11,11 +11,6 @@ mod transfer;
 
 use std::path::PathBuf;
 
-/// Shard-sized buffers are allocated and freed all the time; mimalloc reuses them where
-/// glibc's malloc hands many back to the kernel and faults in zeroed pages again.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use cyxcloud_client::ClientError;
 

@@ -3,10 +3,6 @@
 //! clients (ops/s, p99), beside a plain file copy with fsync to the same disk in the same
 //! run. `cargo bench -p cyxcloud-gateway --bench gateway` (CYX_BENCH_DIR picks the disk).
 
-/// The allocator the binaries use.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

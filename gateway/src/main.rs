@@ -1,10 +1,5 @@
 use clap::Parser;
 
-/// Shard-sized buffers are allocated and freed all the time; mimalloc reuses them where
-/// glibc's malloc hands many back to the kernel and faults in zeroed pages again.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// CyxCloud gateway: S3-compatible API, accounts, metadata and the storage node registry.
 #[derive(Parser)]
 #[command(name = "cyxcloud-gateway", version)]

@@ -2,10 +2,6 @@
 //! write speed (with fsync) of the same disk, measured in the same run.
 //! `cargo bench -p cyxcloud-node --bench node` (set CYX_BENCH_DIR to choose the disk).
 
-/// The allocator the binaries use.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::Write;
 use std::time::Instant;
 

@@ -2,11 +2,6 @@
 
 use clap::Parser;
 
-/// Shard-sized buffers are allocated and freed all the time; mimalloc reuses them where
-/// glibc's malloc hands many back to the kernel and faults in zeroed pages again.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "cyxcloud-node",
