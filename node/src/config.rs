@@ -103,9 +103,9 @@ pub struct StorageSection {
     pub scrub_rate_mb_s: f64,
     /// Pause between full scrub passes, in seconds.
     pub scrub_interval_secs: u64,
-    /// Memory for recently read shards, in MiB (0 turns the cache off). Shards enter it
-    /// once verified against their ids; a read served from it costs no disk read, no copy
-    /// and no hash.
+    /// Memory for recently stored and read shards, in MiB (0 turns the cache off). Shards
+    /// enter it once verified against their ids; a read served from it costs no disk read,
+    /// no copy and no hash.
     pub read_cache_mb: u64,
 }
 
