@@ -25,6 +25,7 @@ use cyxcloud_proto::metadata::ObjectInfo;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use serde::{Deserialize, Serialize};
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::Client;
 use crate::config::write_atomic;
@@ -144,7 +145,14 @@ impl Client {
         let mut stream = futures_util::stream::iter(d.chunks.into_iter().map(|c| {
             let (pool, manifest, dk) = (self.pool.clone(), manifest.clone(), dk.clone());
             let buffers = self.buffers.clone();
-            AbortOnDrop(tokio::spawn(fetch_chunk(pool, buffers, manifest, dk, c)))
+            // Aborted when dropped: a failed download stops fetching the chunks after it.
+            let task =
+                AbortOnDropHandle::new(tokio::spawn(fetch_chunk(pool, buffers, manifest, dk, c)));
+            async move {
+                task.await.unwrap_or_else(|e| {
+                    Err(ClientError::Integrity(format!("chunk task failed: {e}")))
+                })
+            }
         }))
         .buffered(parallel);
         while let Some(r) = stream.next().await {
@@ -351,28 +359,6 @@ impl Sink for FileSink {
         let json =
             serde_json::to_vec(&self.record).map_err(|e| ClientError::Integrity(e.to_string()))?;
         write_atomic(&self.meta_path, &json, 0o600)
-    }
-}
-
-/// A spawned task that is cancelled when its handle is dropped (a failed download stops
-/// fetching the chunks after the one that failed).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-impl<T> std::future::Future for AbortOnDrop<Result<T>> {
-    type Output = Result<T>;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| {
-            r.unwrap_or_else(|e| Err(ClientError::Integrity(format!("chunk task failed: {e}"))))
-        })
     }
 }
 

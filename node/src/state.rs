@@ -27,7 +27,7 @@ pub struct NodeState {
     pub node_id: String,
     pub public_key: [u8; 32],
     pub backend: Arc<dyn StorageBackend>,
-    /// Recently read shards, verified: served without a disk read or a hash.
+    /// Recently stored and read shards, verified: served without a disk read or a hash.
     pub cache: ShardCache,
     pub capacity: u64,
     pub data_dir: PathBuf,
