@@ -1,11 +1,13 @@
-//! Crash durability: a real `cyxcloud-node` process on RocksDB stores shards from several
-//! concurrent clients and is killed with SIGKILL at random moments; after each restart
-//! every acknowledged shard reads back and verifies.
+//! Crash durability: a real `cyxcloud-node` process on RocksDB stores shards (small ones in
+//! RocksDB, large ones in shard files) from several concurrent clients and is killed with
+//! SIGKILL at random moments; after each restart every acknowledged shard reads back and
+//! verifies.
 
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,6 +76,7 @@ async fn acknowledged_shards_survive_sigkill() {
         rng
     };
     let acked: Arc<Mutex<Vec<ChunkId>>> = Arc::default();
+    let large: Arc<AtomicUsize> = Arc::default();
     let mut counter = 0u64;
     let t0 = std::time::Instant::now();
     for round in 0..4 {
@@ -84,6 +87,7 @@ async fn acknowledged_shards_survive_sigkill() {
         for w in 0..4u64 {
             let url = url.clone();
             let acked = acked.clone();
+            let large = large.clone();
             let pk = p.pk;
             let base = counter + w * 1_000_000;
             writers.push(tokio::spawn(async move {
@@ -92,10 +96,23 @@ async fn acknowledged_shards_survive_sigkill() {
                 };
                 let mut c = c.max_encoding_message_size(64 << 20);
                 for i in 0.. {
-                    let (id, data) = shard(1000 + ((base + i) % 7) as usize * 9000, base + i);
-                    let g = grant(GrantOp::Store, pk, id, 1 << 20);
+                    // Mostly small shards (kept in RocksDB), every eighth one large
+                    // enough for a file of its own.
+                    let n = base + i;
+                    let len = if n % 8 == 7 {
+                        (1 << 20) + (n % 5) as usize * 4096
+                    } else {
+                        1000 + (n % 7) as usize * 9000
+                    };
+                    let (id, data) = shard(len, n);
+                    let g = grant(GrantOp::Store, pk, id, 2 << 20);
                     match c.store_chunk(store_req(id, data, g)).await {
-                        Ok(_) => acked.lock().unwrap().push(id),
+                        Ok(_) => {
+                            acked.lock().unwrap().push(id);
+                            if len >= 1 << 20 {
+                                large.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                         Err(_) => return, // the node died
                     }
                 }
@@ -126,7 +143,7 @@ async fn acknowledged_shards_survive_sigkill() {
         );
         for id in &ids {
             let r = c
-                .get_chunk(get_req(*id, grant(GrantOp::Get, p.pk, *id, 1 << 20)))
+                .get_chunk(get_req(*id, grant(GrantOp::Get, p.pk, *id, 2 << 20)))
                 .await;
             let r = r
                 .unwrap_or_else(|e| panic!("round {round}, seed {seed}: {id}: {e:?}"))
@@ -144,6 +161,10 @@ async fn acknowledged_shards_survive_sigkill() {
         p.child.kill().unwrap();
         p.child.wait().unwrap();
     }
+    assert!(
+        large.load(Ordering::Relaxed) > 0,
+        "no shard large enough for a file was acknowledged (seed {seed})"
+    );
 }
 
 #[test]

@@ -289,7 +289,12 @@ async fn a_full_node_refuses_new_shards_and_keeps_serving() {
 #[tokio::test]
 async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
     let dir = tempfile::tempdir().unwrap();
-    let (ids, datas): (Vec<_>, Vec<_>) = (0..3).map(|i| shard(200_000, 100 + i)).unzip();
+    // Three shards small enough for RocksDB's blob files, and one stored as a file.
+    let (ids, datas): (Vec<_>, Vec<_>) = [200_000, 200_000, 200_000, 3 << 20]
+        .into_iter()
+        .zip(100..)
+        .map(|(n, seed)| shard(n, seed))
+        .unzip();
     {
         let node = start_node(dir.path(), 1.0).await;
         let pk = node.state.public_key;
@@ -298,7 +303,7 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
             c.store_chunk(store_req(
                 *id,
                 d.clone(),
-                grant(GrantOp::Store, pk, *id, 1 << 20),
+                grant(GrantOp::Store, pk, *id, 4 << 20),
             ))
             .await
             .unwrap();
@@ -306,21 +311,25 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         node.shutdown();
         node.wait().await.unwrap(); // flushes shards into blob files
     }
-    // Flip one byte of shard 1 in the blob file that holds it at rest (bit rot).
-    let needle = &datas[1][1000..1064];
-    let mut flipped = 0;
-    for entry in walk(dir.path())
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "blob"))
-    {
-        let mut bytes = std::fs::read(&entry).unwrap();
-        if let Some(pos) = bytes.windows(needle.len()).position(|w| w == needle) {
-            bytes[pos + 10] ^= 0x01;
-            std::fs::write(&entry, bytes).unwrap();
-            flipped += 1;
+    // Flip one byte of shard 1 in the blob file that holds it at rest (bit rot), and one
+    // of shard 3 in its own file.
+    for (shard, place) in [(1, "blob file"), (3, "shard file")] {
+        let needle = &datas[shard][1000..1064];
+        let mut flipped = 0;
+        for entry in walk(dir.path()) {
+            let is_blob = entry.extension().is_some_and(|e| e == "blob");
+            if is_blob != (place == "blob file") {
+                continue;
+            }
+            let mut bytes = std::fs::read(&entry).unwrap();
+            if let Some(pos) = bytes.windows(needle.len()).position(|w| w == needle) {
+                bytes[pos + 10] ^= 0x01;
+                std::fs::write(&entry, bytes).unwrap();
+                flipped += 1;
+            }
         }
+        assert_eq!(flipped, 1, "shard {shard} not found in a {place}");
     }
-    assert!(flipped >= 1, "shard bytes not found on disk");
 
     let node = start_node(dir.path(), 1.0).await;
     let pk = node.state.public_key;
@@ -351,14 +360,15 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         .unwrap()
         .into_inner();
     assert_eq!(got.data, datas[0]);
-    // The scrubber finds exactly the damaged shard, and it is recorded for the gateway.
+    // The scrubber finds exactly the damaged shards (the one in its own file found first
+    // here), and they are recorded for the gateway.
     assert_eq!(node.state.cache.used_bytes(), 200_000);
     let found = cyxcloud_node::scrub::scrub_pass(&node.state, 0.0, &Default::default()).await;
-    assert_eq!(found, 1);
+    assert_eq!(found, 2);
     // The scrubber reads the disk, and what it reads stays out of the cache.
     assert_eq!(node.state.cache.used_bytes(), 200_000);
     assert!(node.state.cache.get(&ids[2]).is_none());
-    let corrupt: Vec<ChunkId> = node
+    let mut corrupt: Vec<ChunkId> = node
         .state
         .backend
         .corrupt()
@@ -367,7 +377,25 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         .into_iter()
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(corrupt, vec![ids[1]]);
+    corrupt.sort();
+    let mut expect = vec![ids[1], ids[3]];
+    expect.sort();
+    assert_eq!(corrupt, expect);
+    // GetChunk and VerifyChunk catch the damaged shard file too.
+    let err = c
+        .get_chunk(get_req(ids[3], grant(GrantOp::Get, pk, ids[3], 4 << 20)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DataLoss, "{err:?}");
+    let v = c
+        .verify_chunk(VerifyChunkRequest {
+            chunk_id: Some(ids[3].into()),
+            expected_hash: Bytes::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!v.valid);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -1,6 +1,7 @@
 //! Shard storage. The specification's `StorageBackend` trait, with a RocksDB backend
-//! (default; payloads in blob files, synced writes) and a memory backend (tests, ephemeral
-//! volunteers). One test suite runs against both.
+//! (default; small payloads in blob files, large ones in files of their own, synced
+//! writes) and a memory backend (tests, ephemeral volunteers). One test suite runs against
+//! both.
 //!
 //! Backends store bytes under their id and keep side records (served grants for
 //! settlement, shards found corrupt); integrity checks are the service's job, so a backend
@@ -10,6 +11,7 @@ use async_trait::async_trait;
 use cyxcloud_core::ChunkId;
 use tonic::codegen::Bytes;
 
+mod files;
 pub mod memory;
 pub mod rocks;
 

@@ -1,8 +1,11 @@
 //! RocksDB backend.
 //!
-//! - Column family `shards`: shard id -> payload, with BlobDB on so payloads live in blob
-//!   files and compaction moves only small index entries, never the shard bytes.
-//! - `meta`: shard id -> size and store time (what `stats` and listing read, cheaply).
+//! - Column family `shards`: shard id -> payload for shards under [`FILE_SHARD_MIN`], with
+//!   BlobDB on so payloads live in blob files and compaction moves only small index
+//!   entries, never the shard bytes. Larger shards live in files of their own
+//!   ([`super::files`]), written once instead of twice.
+//! - `meta`: shard id -> size, store time and where the bytes are (what `stats` and
+//!   listing read, cheaply). A shard exists exactly when its meta record does.
 //! - `served`: grant id -> served-grant record, until the gateway acknowledges it.
 //! - `corrupt`: shard id -> detection time.
 //! - A `format` key in the default column family holds the on-disk format version.
@@ -10,8 +13,9 @@
 //! Reads hand out RocksDB's own buffer (pinned), with no copy. Recently read shards are
 //! cached above the backend, by the node ([`crate::cache`]), once verified.
 //!
-//! Every write is a synced WriteBatch: when `put` returns, the shard survives `kill -9` and
-//! power loss. Concurrent writers share fsyncs through RocksDB's group commit.
+//! Every write ends in a synced WriteBatch: when `put` returns, the shard survives `kill -9`
+//! and power loss. Concurrent writers share fsyncs through RocksDB's group commit; a large
+//! shard's file is synced before the batch that records it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use rocksdb::{
     Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
+use super::files::ShardFiles;
 use super::{Result, ServedRecord, StorageBackend, StorageError, StorageStats};
 use tonic::codegen::Bytes;
 
@@ -34,7 +39,13 @@ const CF_SERVED: &str = "served";
 const CF_CORRUPT: &str = "corrupt";
 const FORMAT_KEY: &[u8] = b"cyxcloud-node-format";
 /// On-disk layout version. Opening a store written by a newer version fails clearly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added shard files; a version 1 store (every shard in RocksDB, 16-byte meta
+/// records) reads as it is and is marked version 2 when opened.
+pub const FORMAT_VERSION: u32 = 2;
+/// Shards of at least this many bytes are stored as files of their own.
+pub const FILE_SHARD_MIN: usize = 1 << 20;
+/// The directory under the store that holds shard files.
+const FILES_DIR: &str = "files";
 const LOCK_STRIPES: usize = 64;
 /// Bytes a store's batch needs beside the shard: its header, three records with their
 /// column-family ids, 32-byte keys and varint lengths, and the 16-byte meta value.
@@ -46,6 +57,10 @@ fn io(e: impl std::fmt::Display) -> StorageError {
 
 struct Inner {
     db: DB,
+    files: ShardFiles,
+    file_min: usize,
+    /// Bytes held in shard files (part of the footprint `stats` reports).
+    file_bytes: AtomicU64,
     used: AtomicU64,
     count: AtomicU64,
     read_us: AtomicU64,
@@ -94,18 +109,38 @@ fn ewma(slot: &AtomicU64, sample_us: u64) {
     slot.store(new, Ordering::Relaxed);
 }
 
-fn meta_value(size: u64, at: i64) -> [u8; 16] {
-    let mut v = [0u8; 16];
+/// A shard's meta record: size (u64 LE), store time (i64 LE) and, from format version 2,
+/// one byte saying where the bytes are (0: RocksDB, 1: a shard file). Version 1 records
+/// have no location byte: their shards are all in RocksDB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Meta {
+    size: u64,
+    in_file: bool,
+}
+
+const META_LEN: usize = 17;
+
+fn meta_value(size: u64, at: i64, in_file: bool) -> [u8; META_LEN] {
+    let mut v = [0u8; META_LEN];
     v[..8].copy_from_slice(&size.to_le_bytes());
-    v[8..].copy_from_slice(&at.to_le_bytes());
+    v[8..16].copy_from_slice(&at.to_le_bytes());
+    v[16] = in_file as u8;
     v
 }
 
-fn meta_size(v: &[u8]) -> Result<u64> {
-    v.get(..8)
+fn parse_meta(v: &[u8]) -> Result<Meta> {
+    let bad = |why: &str| StorageError::CorruptRecord(format!("meta record: {why}"));
+    let size = v
+        .get(..8)
         .and_then(|b| b.try_into().ok())
         .map(u64::from_le_bytes)
-        .ok_or_else(|| StorageError::CorruptRecord("meta record shorter than 8 bytes".into()))
+        .ok_or_else(|| bad("shorter than 8 bytes"))?;
+    let in_file = match v.get(16) {
+        None | Some(0) => false,
+        Some(1) => true,
+        Some(b) => return Err(bad(&format!("unknown location {b}"))),
+    };
+    Ok(Meta { size, in_file })
 }
 
 /// Whether files under `dir` can be opened for direct I/O.
@@ -141,6 +176,12 @@ fn now_secs() -> i64 {
 impl RocksBackend {
     /// Open (or create) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with_file_threshold(dir, FILE_SHARD_MIN)
+    }
+
+    /// [`open`](Self::open), storing shards of at least `file_min` bytes as files (tests
+    /// lower it to exercise both places with small shards).
+    pub fn open_with_file_threshold(dir: &Path, file_min: usize) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
@@ -171,39 +212,54 @@ impl RocksBackend {
         ];
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(io)?;
 
-        match db.get(FORMAT_KEY).map_err(io)? {
-            None => {
-                let mut wo = WriteOptions::default();
-                wo.set_sync(true);
-                db.put_opt(FORMAT_KEY, FORMAT_VERSION.to_le_bytes(), &wo)
-                    .map_err(io)?;
-            }
-            Some(v) => {
-                let version = v
-                    .as_slice()
-                    .try_into()
-                    .map(u32::from_le_bytes)
-                    .unwrap_or(u32::MAX);
-                if version != FORMAT_VERSION {
-                    return Err(StorageError::CorruptRecord(format!(
-                        "store format version {version}, this node reads version {FORMAT_VERSION}"
-                    )));
-                }
-            }
+        let version = db.get(FORMAT_KEY).map_err(io)?.map(|v| {
+            v.as_slice()
+                .try_into()
+                .map(u32::from_le_bytes)
+                .unwrap_or(u32::MAX)
+        });
+        if let Some(version) = version.filter(|v| !(1..=FORMAT_VERSION).contains(v)) {
+            return Err(StorageError::CorruptRecord(format!(
+                "store format version {version}, this node reads versions 1 to {FORMAT_VERSION}"
+            )));
+        }
+        // The file area exists before the version says it may be used.
+        let files = ShardFiles::open(dir.join(FILES_DIR))?;
+        if version != Some(FORMAT_VERSION) {
+            let mut wo = WriteOptions::default();
+            wo.set_sync(true);
+            db.put_opt(FORMAT_KEY, FORMAT_VERSION.to_le_bytes(), &wo)
+                .map_err(io)?;
         }
 
-        let (mut used, mut count) = (0u64, 0u64);
-        {
-            let meta = db.cf_handle(CF_META).expect("meta column family exists");
-            for item in db.iterator_cf(meta, IteratorMode::Start) {
-                let (_, v) = item.map_err(io)?;
-                used += meta_size(&v)?;
-                count += 1;
+        let (mut used, mut count, mut file_bytes) = (0u64, 0u64, 0u64);
+        let meta_cf = db.cf_handle(CF_META).expect("meta column family exists");
+        for item in db.iterator_cf(meta_cf, IteratorMode::Start) {
+            let (_, v) = item.map_err(io)?;
+            let m = parse_meta(&v)?;
+            used += m.size;
+            count += 1;
+            if m.in_file {
+                file_bytes += m.size;
             }
+        }
+        // Files that no record claims: a crash came between a file and its record, or
+        // between a delete's record and its file.
+        let swept = files.sweep(|id| {
+            Ok(match db.get_pinned_cf(meta_cf, id.0).map_err(io)? {
+                Some(v) => parse_meta(&v)?.in_file,
+                None => false,
+            })
+        })?;
+        if swept > 0 {
+            tracing::info!(files = swept, "removed shard files no record refers to");
         }
         Ok(RocksBackend {
             inner: Arc::new(Inner {
                 db,
+                files,
+                file_min,
+                file_bytes: AtomicU64::new(file_bytes),
                 used: AtomicU64::new(used),
                 count: AtomicU64::new(count),
                 read_us: AtomicU64::new(0),
@@ -219,16 +275,7 @@ impl RocksBackend {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let mut ro = ReadOptions::default();
-            ro.fill_cache(fill_cache);
-            let v = inner
-                .db
-                .get_pinned_cf_opt(inner.cf(CF_SHARDS), id.0, &ro)
-                .map_err(|e| match e.kind() {
-                    rocksdb::ErrorKind::Corruption => StorageError::CorruptData(e.to_string()),
-                    _ => io(e),
-                })?
-                .map(|p| Pinned::bytes(p, inner.clone()));
+            let v = inner.read_shard(&id, fill_cache)?;
             ewma(&inner.read_us, t.elapsed().as_micros() as u64);
             Ok(v)
         })
@@ -258,43 +305,102 @@ impl Inner {
         wo.set_sync(true);
         wo
     }
-    /// Size of a stored shard from its meta record, `None` if absent.
-    fn stored_size(&self, id: &ChunkId) -> Result<Option<u64>> {
+    /// A stored shard's meta record, `None` if absent.
+    fn stored(&self, id: &ChunkId) -> Result<Option<Meta>> {
         self.db
             .get_pinned_cf(self.cf(CF_META), id.0)
             .map_err(io)?
-            .map(|v| meta_size(&v))
+            .map(|v| parse_meta(&v))
             .transpose()
     }
+
+    /// A shard's bytes from wherever its record says they are.
+    fn read_shard(self: &Arc<Self>, id: &ChunkId, fill_cache: bool) -> Result<Option<Bytes>> {
+        // A record read just before a concurrent delete or move may point at bytes that
+        // are gone by the time they are read: then the record is read again, and only
+        // bytes missing under an unchanged record are damage.
+        let mut meta = self.stored(id)?;
+        for _ in 0..2 {
+            let Some(m) = meta else { return Ok(None) };
+            let found = if m.in_file {
+                self.files.read(id)?.map(Bytes::from)
+            } else {
+                let mut ro = ReadOptions::default();
+                ro.fill_cache(fill_cache);
+                self.db
+                    .get_pinned_cf_opt(self.cf(CF_SHARDS), id.0, &ro)
+                    .map_err(|e| match e.kind() {
+                        rocksdb::ErrorKind::Corruption => StorageError::CorruptData(e.to_string()),
+                        _ => io(e),
+                    })?
+                    .map(|p| Pinned::bytes(p, self.clone()))
+            };
+            if found.is_some() {
+                return Ok(found);
+            }
+            let again = self.stored(id)?;
+            if again == meta {
+                return Err(StorageError::CorruptData(format!(
+                    "shard {id} has a record but its bytes are missing"
+                )));
+            }
+            meta = again;
+        }
+        Err(StorageError::Io(format!(
+            "shard {id} kept moving while it was read"
+        )))
+    }
+
     /// Write a shard durably; with `replace` false, leave an existing one alone. Returns
     /// whether it wrote.
     fn write_shard(&self, id: &ChunkId, data: &[u8], replace: bool) -> Result<bool> {
         let t = Instant::now();
         let _g = self.lock(id);
-        let old = self.stored_size(id)?;
+        let old = self.stored(id)?;
         if old.is_some() && !replace {
             return Ok(false);
         }
-        // Sized up front: a batch that grows by doubling copies an 8 MiB shard about
-        // twice more and faults in fresh pages for every step.
-        let mut b = WriteBatch::with_capacity_bytes(data.len() + BATCH_OVERHEAD);
-        b.put_cf(self.cf(CF_SHARDS), id.0, data);
+        let in_file = data.len() >= self.file_min;
+        let mut b;
+        if in_file {
+            // The file is durable before the record that makes it part of the store.
+            self.files.write(id, data)?;
+            b = WriteBatch::with_capacity_bytes(BATCH_OVERHEAD);
+            if old.is_some_and(|m| !m.in_file) {
+                b.delete_cf(self.cf(CF_SHARDS), id.0);
+            }
+        } else {
+            // Sized up front: a batch that grows by doubling copies the shard about twice
+            // more and faults in fresh pages for every step.
+            b = WriteBatch::with_capacity_bytes(data.len() + BATCH_OVERHEAD);
+            b.put_cf(self.cf(CF_SHARDS), id.0, data);
+        }
         b.put_cf(
             self.cf(CF_META),
             id.0,
-            meta_value(data.len() as u64, now_secs()),
+            meta_value(data.len() as u64, now_secs(), in_file),
         );
         b.delete_cf(self.cf(CF_CORRUPT), id.0);
         self.db.write_opt(b, &Inner::synced()).map_err(io)?;
         match old {
             Some(old) => {
-                self.used.fetch_sub(old, Ordering::Relaxed);
+                self.used.fetch_sub(old.size, Ordering::Relaxed);
+                if old.in_file {
+                    self.file_bytes.fetch_sub(old.size, Ordering::Relaxed);
+                    if !in_file {
+                        self.files.remove_or_leave(id);
+                    }
+                }
             }
             None => {
                 self.count.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if in_file {
+            self.file_bytes
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
         ewma(&self.write_us, t.elapsed().as_micros() as u64);
         Ok(true)
     }
@@ -333,15 +439,20 @@ impl StorageBackend for RocksBackend {
         let id = *id;
         self.blocking(move |s| {
             let _g = s.lock(&id);
-            let old = s.stored_size(&id)?;
+            let old = s.stored(&id)?;
             let mut b = WriteBatch::default();
             b.delete_cf(s.cf(CF_SHARDS), id.0);
             b.delete_cf(s.cf(CF_META), id.0);
             b.delete_cf(s.cf(CF_CORRUPT), id.0);
             s.db.write_opt(b, &Inner::synced()).map_err(io)?;
             if let Some(old) = old {
-                s.used.fetch_sub(old, Ordering::Relaxed);
+                s.used.fetch_sub(old.size, Ordering::Relaxed);
                 s.count.fetch_sub(1, Ordering::Relaxed);
+                if old.in_file {
+                    // After the record: a crash in between leaves a file the next open sweeps.
+                    s.file_bytes.fetch_sub(old.size, Ordering::Relaxed);
+                    s.files.remove_or_leave(&id);
+                }
             }
             Ok(old.is_some())
         })
@@ -399,7 +510,7 @@ impl StorageBackend for RocksBackend {
                     .map_err(io)?
                     .unwrap_or(0);
             Ok(StorageStats {
-                total_bytes: blob + sst,
+                total_bytes: blob + sst + s.file_bytes.load(Ordering::Relaxed),
                 used_bytes: s.used.load(Ordering::Relaxed),
                 chunk_count: s.count.load(Ordering::Relaxed),
                 read_latency_us: s.read_us.load(Ordering::Relaxed),
@@ -501,22 +612,154 @@ impl StorageBackend for RocksBackend {
 mod tests {
     use super::*;
 
+    fn file_count(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join(FILES_DIR))
+            .unwrap()
+            .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+            .sum()
+    }
+
     #[tokio::test]
     async fn rocksdb_backend_passes_the_shared_suite_and_reopens_with_exact_accounting() {
+        // With the default threshold every shard of the suite stays in RocksDB; with a low
+        // one its larger shard goes to a file.
+        for file_min in [FILE_SHARD_MIN, 4096] {
+            let dir = tempfile::tempdir().unwrap();
+            let b = RocksBackend::open_with_file_threshold(dir.path(), file_min).unwrap();
+            super::super::test_suite::run(&b).await;
+            let before = b.stats().await.unwrap();
+            let listed = b.list().await.unwrap();
+            drop(b);
+            // The suite deleted its file-backed shard: no file is left behind.
+            assert_eq!(file_count(dir.path()), 0);
+            let b = RocksBackend::open_with_file_threshold(dir.path(), file_min).unwrap();
+            let after = b.stats().await.unwrap();
+            assert_eq!(
+                (after.used_bytes, after.chunk_count),
+                (before.used_bytes, before.chunk_count)
+            );
+            assert_eq!(b.list().await.unwrap(), listed);
+            assert_eq!(b.served(10).await.unwrap().len(), 1);
+        }
+    }
+
+    fn big(n: usize, seed: u8) -> (ChunkId, Bytes) {
+        let data: Vec<u8> = (0..n).map(|i| (i as u8) ^ seed.wrapping_mul(7)).collect();
+        (ChunkId::of(&data), Bytes::from(data))
+    }
+
+    #[tokio::test]
+    async fn large_shards_live_in_files_that_reopen_replace_and_delete_cleanly() {
         let dir = tempfile::tempdir().unwrap();
+        let (a, da) = big(FILE_SHARD_MIN, 1);
+        let (c, dc) = big(FILE_SHARD_MIN + 12_345, 2);
+        let (s, ds) = big(FILE_SHARD_MIN - 1, 3);
+        {
+            let b = RocksBackend::open(dir.path()).unwrap();
+            for (id, d) in [(a, &da), (c, &dc), (s, &ds)] {
+                assert!(b.put_new(&id, d.clone()).await.unwrap());
+                assert!(!b.put_new(&id, d.clone()).await.unwrap());
+            }
+            assert_eq!(
+                file_count(dir.path()),
+                2,
+                "the shard under the threshold stays in RocksDB"
+            );
+            assert_eq!(b.get(&c).await.unwrap().as_deref(), Some(&dc[..]));
+            let st = b.stats().await.unwrap();
+            assert_eq!(st.chunk_count, 3);
+            assert_eq!(st.used_bytes, (da.len() + dc.len() + ds.len()) as u64);
+            assert!(st.total_bytes >= (da.len() + dc.len()) as u64);
+            // Replacing is atomic and leaves one file.
+            b.put(&a, da.clone()).await.unwrap();
+            assert_eq!(file_count(dir.path()), 2);
+            assert!(b.delete(&c).await.unwrap());
+            assert_eq!(b.get(&c).await.unwrap(), None);
+            assert_eq!(file_count(dir.path()), 1);
+        }
         let b = RocksBackend::open(dir.path()).unwrap();
-        super::super::test_suite::run(&b).await;
-        let before = b.stats().await.unwrap();
-        let listed = b.list().await.unwrap();
+        assert_eq!(b.get(&a).await.unwrap().as_deref(), Some(&da[..]));
+        assert_eq!(b.get(&s).await.unwrap().as_deref(), Some(&ds[..]));
+        let st = b.stats().await.unwrap();
+        assert_eq!(
+            (st.chunk_count, st.used_bytes),
+            (2, (da.len() + ds.len()) as u64)
+        );
+        drop(b);
+        // A shard written under a higher threshold moves back into RocksDB when replaced.
+        let b = RocksBackend::open_with_file_threshold(dir.path(), 2 * FILE_SHARD_MIN).unwrap();
+        b.put(&a, da.clone()).await.unwrap();
+        assert_eq!(file_count(dir.path()), 0);
+        assert_eq!(b.get(&a).await.unwrap().as_deref(), Some(&da[..]));
         drop(b);
         let b = RocksBackend::open(dir.path()).unwrap();
-        let after = b.stats().await.unwrap();
+        assert_eq!(b.get(&a).await.unwrap().as_deref(), Some(&da[..]));
+        assert_eq!(b.stats().await.unwrap().chunk_count, 2);
+    }
+
+    #[tokio::test]
+    async fn files_without_a_record_are_swept_and_a_missing_file_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, da) = big(5000, 4);
+        let (orphan, dorphan) = big(6000, 5);
+        {
+            let b = RocksBackend::open_with_file_threshold(dir.path(), 4096).unwrap();
+            b.put(&a, da.clone()).await.unwrap();
+        }
+        // What a crash can leave: a finished file whose record never committed, and a
+        // temporary file of a write that never finished.
+        let sub = dir.path().join(FILES_DIR).join(hex::encode(&orphan.0[..1]));
+        std::fs::write(sub.join(orphan.to_hex()), &dorphan).unwrap();
+        std::fs::write(sub.join(format!("{}.tmp", orphan.to_hex())), &dorphan[..10]).unwrap();
+        let b = RocksBackend::open_with_file_threshold(dir.path(), 4096).unwrap();
+        assert_eq!(file_count(dir.path()), 1);
+        assert_eq!(b.get(&orphan).await.unwrap(), None);
+        assert_eq!(b.get(&a).await.unwrap().as_deref(), Some(&da[..]));
+        // A record whose file vanished reads as damage, not as an absent shard.
+        let sub = dir.path().join(FILES_DIR).join(hex::encode(&a.0[..1]));
+        std::fs::remove_file(sub.join(a.to_hex())).unwrap();
+        let err = b.get(&a).await.unwrap_err();
+        assert!(matches!(err, StorageError::CorruptData(_)), "{err}");
+        // Deleting it still works and forgets it.
+        assert!(b.delete(&a).await.unwrap());
+        assert_eq!(b.get(&a).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_version_1_store_reads_and_is_marked_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, da) = big(FILE_SHARD_MIN + 1, 6);
+        {
+            // What version 1 wrote: the shard in RocksDB, a 16-byte meta record.
+            let db = DB::open_cf(
+                &{
+                    let mut o = Options::default();
+                    o.create_if_missing(true);
+                    o.create_missing_column_families(true);
+                    o
+                },
+                dir.path(),
+                [CF_SHARDS, CF_META, CF_SERVED, CF_CORRUPT],
+            )
+            .unwrap();
+            db.put(FORMAT_KEY, 1u32.to_le_bytes()).unwrap();
+            db.put_cf(db.cf_handle(CF_SHARDS).unwrap(), a.0, &da)
+                .unwrap();
+            let meta = meta_value(da.len() as u64, 7, false);
+            db.put_cf(db.cf_handle(CF_META).unwrap(), a.0, &meta[..16])
+                .unwrap();
+        }
+        let b = RocksBackend::open(dir.path()).unwrap();
+        assert_eq!(b.get(&a).await.unwrap().as_deref(), Some(&da[..]));
+        let st = b.stats().await.unwrap();
+        assert_eq!((st.chunk_count, st.used_bytes), (1, da.len() as u64));
         assert_eq!(
-            (after.used_bytes, after.chunk_count),
-            (before.used_bytes, before.chunk_count)
+            b.inner.db.get(FORMAT_KEY).unwrap().unwrap(),
+            FORMAT_VERSION.to_le_bytes()
         );
-        assert_eq!(b.list().await.unwrap(), listed);
-        assert_eq!(b.served(10).await.unwrap().len(), 1);
+        // Deleting the old-style shard removes its bytes.
+        assert!(b.delete(&a).await.unwrap());
+        assert_eq!(b.get(&a).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -530,7 +773,7 @@ mod tests {
         }
         for dir in dirs {
             let b = RocksBackend::open(dir.path()).unwrap();
-            let data = Bytes::from(vec![0x5a; 3 << 20]);
+            let data = Bytes::from(vec![0x5a; FILE_SHARD_MIN / 2]);
             let id = ChunkId::of(&data);
             b.put(&id, data.clone()).await.unwrap();
             b.flush().await.unwrap();
@@ -560,9 +803,11 @@ mod tests {
                 [CF_SHARDS, CF_META, CF_SERVED, CF_CORRUPT],
             )
             .unwrap();
-            db.put(FORMAT_KEY, 2u32.to_le_bytes()).unwrap();
+            db.put(FORMAT_KEY, (FORMAT_VERSION + 1).to_le_bytes())
+                .unwrap();
         }
         let err = RocksBackend::open(dir.path()).err().expect("refused");
-        assert!(err.to_string().contains("format version 2"), "{err}");
+        let newer = format!("format version {}", FORMAT_VERSION + 1);
+        assert!(err.to_string().contains(&newer), "{err}");
     }
 }
