@@ -116,14 +116,7 @@ async fn store_get_stream_fetch_verify_delete() {
     }
     assert_eq!(n, 3);
 
-    let v = c
-        .verify_chunk(VerifyChunkRequest {
-            chunk_id: Some(id.into()),
-            expected_hash: Bytes::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let v = verify(&mut c, id).await;
     assert!(v.valid);
     assert_eq!(&v.actual_hash[..], id.as_bytes());
 
@@ -344,14 +337,7 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         0,
         "a corrupt shard is not cached"
     );
-    let v = c
-        .verify_chunk(VerifyChunkRequest {
-            chunk_id: Some(ids[1].into()),
-            expected_hash: Bytes::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let v = verify(&mut c, ids[1]).await;
     assert!(!v.valid);
     // Healthy shards still read back.
     let got = c
@@ -387,15 +373,22 @@ async fn corruption_on_disk_is_caught_by_get_verify_and_the_scrubber() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::DataLoss, "{err:?}");
-    let v = c
-        .verify_chunk(VerifyChunkRequest {
-            chunk_id: Some(ids[3].into()),
-            expected_hash: Bytes::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let v = verify(&mut c, ids[3]).await;
     assert!(!v.valid);
+}
+
+/// VerifyChunk of `id`, with no expected hash given.
+async fn verify(
+    c: &mut chunk_service_client::ChunkServiceClient<tonic::transport::Channel>,
+    id: ChunkId,
+) -> VerifyChunkResponse {
+    c.verify_chunk(VerifyChunkRequest {
+        chunk_id: Some(id.into()),
+        expected_hash: Bytes::new(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

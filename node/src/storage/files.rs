@@ -39,21 +39,27 @@ impl ShardFiles {
     /// Use (creating it if needed) the file area under `root`, with its 256 directories.
     pub fn open(root: PathBuf) -> Result<Self> {
         let fresh = !root.exists();
+        let files = Self { root };
         for b in 0..=255u8 {
-            let d = root.join(hex::encode([b]));
+            let d = files.subdir(b);
             std::fs::create_dir_all(&d).map_err(|e| io("creating", &d, e))?;
         }
         if fresh {
-            sync_dir(&root)?;
-            if let Some(parent) = root.parent() {
+            sync_dir(&files.root)?;
+            if let Some(parent) = files.root.parent() {
                 sync_dir(parent)?;
             }
         }
-        Ok(Self { root })
+        Ok(files)
+    }
+
+    /// The directory for ids whose first byte is `b`.
+    fn subdir(&self, b: u8) -> PathBuf {
+        self.root.join(hex::encode([b]))
     }
 
     fn dir(&self, id: &ChunkId) -> PathBuf {
-        self.root.join(hex::encode(&id.0[..1]))
+        self.subdir(id.0[0])
     }
 
     fn path(&self, id: &ChunkId) -> PathBuf {
@@ -114,7 +120,7 @@ impl ShardFiles {
     pub fn sweep(&self, mut keep: impl FnMut(&ChunkId) -> Result<bool>) -> Result<usize> {
         let mut removed = 0;
         for b in 0..=255u8 {
-            let dir = self.root.join(hex::encode([b]));
+            let dir = self.subdir(b);
             let entries = std::fs::read_dir(&dir).map_err(|e| io("listing", &dir, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| io("listing", &dir, e))?;

@@ -121,7 +121,7 @@ pub(crate) mod test_suite {
     //! The shared suite every backend must pass.
     use super::*;
 
-    fn shard(n: usize, seed: u8) -> (ChunkId, Bytes) {
+    pub fn shard(n: usize, seed: u8) -> (ChunkId, Bytes) {
         let data: Vec<u8> = (0..n)
             .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
             .collect();

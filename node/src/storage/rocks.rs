@@ -48,7 +48,7 @@ pub const FILE_SHARD_MIN: usize = 1 << 20;
 const FILES_DIR: &str = "files";
 const LOCK_STRIPES: usize = 64;
 /// Bytes a store's batch needs beside the shard: its header, three records with their
-/// column-family ids, 32-byte keys and varint lengths, and the 16-byte meta value.
+/// column-family ids, 32-byte keys and varint lengths, and the meta value.
 const BATCH_OVERHEAD: usize = 256;
 
 fn io(e: impl std::fmt::Display) -> StorageError {
@@ -610,6 +610,7 @@ impl StorageBackend for RocksBackend {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_suite::shard as big;
     use super::*;
 
     fn file_count(dir: &Path) -> usize {
@@ -641,11 +642,6 @@ mod tests {
             assert_eq!(b.list().await.unwrap(), listed);
             assert_eq!(b.served(10).await.unwrap().len(), 1);
         }
-    }
-
-    fn big(n: usize, seed: u8) -> (ChunkId, Bytes) {
-        let data: Vec<u8> = (0..n).map(|i| (i as u8) ^ seed.wrapping_mul(7)).collect();
-        (ChunkId::of(&data), Bytes::from(data))
     }
 
     #[tokio::test]
