@@ -167,8 +167,11 @@ fn return_large_buffers_to_the_os() {}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // Services keep their allocator defaults (their buffers are reused across requests).
-    if !matches!(cli.cmd, Cmd::Node(_) | Cmd::Gateway(_)) {
+    // Services keep freed memory for the next request's buffers; client commands hand
+    // large buffers back, which keeps their peak memory at what is in flight.
+    if matches!(cli.cmd, Cmd::Node(_) | Cmd::Gateway(_)) {
+        cyxcloud_core::buffers::keep_freed_memory();
+    } else {
         return_large_buffers_to_the_os();
     }
     // The node and gateway own their runtime, logging and exit codes.

@@ -99,6 +99,30 @@ impl Drop for Pooled {
     }
 }
 
+/// Tune glibc's malloc (what Rust's default allocator calls) for a long-running service:
+/// keep freed memory for reuse instead of handing it back to the kernel. Call it first in
+/// `main`, before any thread starts; elsewhere than Linux with glibc it does nothing.
+///
+/// The buffers that tonic and hyper allocate for each shard message (megabytes each, outside
+/// [`BufferPool`]'s reach) were otherwise returned on free and faulted in and zeroed again
+/// for the next message: secondary arenas unmap a heap as soon as it is empty. One arena, a
+/// fixed 32 MiB mmap threshold and a 1 GiB trim threshold keep those pages, at the price of
+/// a process that stays at its peak heap size. In the gateway benchmark on 2 cores, in turns,
+/// the same setting through glibc's environment variables gave 64 MiB GET 415–548 -> 512–668
+/// MB/s at 16–18% less CPU per MB (four pairs); set here, four more pairs on a noisier day
+/// gave about 8% less CPU per MB for both PUT and GET, with MB/s within the noise.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before other threads
+    // exist, as glibc asks of M_ARENA_MAX.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

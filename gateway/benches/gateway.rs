@@ -65,8 +65,13 @@ fn p99(v: &mut [Duration]) -> Duration {
     v[(v.len() * 99 / 100).min(v.len() - 1)]
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // The allocator setting of the gateway and node binaries.
+    cyxcloud_core::buffers::keep_freed_memory();
+    tokio::runtime::Runtime::new().unwrap().block_on(bench());
+}
+
+async fn bench() {
     let base = std::env::var_os("CYX_BENCH_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);

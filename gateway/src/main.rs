@@ -8,10 +8,16 @@ struct Cli {
     run: cyxcloud_gateway::RunArgs,
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let cli = Cli::parse();
-    if let Err(e) = cyxcloud_gateway::run(cli.run).await {
+    cyxcloud_core::buffers::keep_freed_memory();
+    let r = tokio::runtime::Runtime::new()
+        .map_err(|e| format!("starting the runtime: {e}"))
+        .and_then(|rt| {
+            rt.block_on(cyxcloud_gateway::run(cli.run))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = r {
         eprintln!("cyxcloud-gateway: {e}");
         std::process::exit(2);
     }

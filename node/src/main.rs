@@ -13,10 +13,17 @@ struct Cli {
     run: cyxcloud_node::RunArgs,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cyxcloud_node::run(cli.run).await {
+    cyxcloud_core::buffers::keep_freed_memory();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cyxcloud-node: starting the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match rt.block_on(cyxcloud_node::run(cli.run)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cyxcloud-node: {e}");
