@@ -146,25 +146,6 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
-/// Shard and chunk buffers are megabytes each and short-lived. glibc's default lets its mmap
-/// threshold climb to 32 MiB, after which freed buffers stay in the heap and the process
-/// keeps their pages; a fixed 1 MiB threshold hands every large buffer back on free, which
-/// keeps peak memory at what is really in flight.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_large_buffers_to_the_os() {
-    unsafe extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    const M_MMAP_THRESHOLD: i32 = -3;
-    // SAFETY: mallopt only tunes the allocator; it runs first in main, before any thread.
-    unsafe {
-        mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_large_buffers_to_the_os() {}
-
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Services keep freed memory for the next request's buffers; client commands hand
@@ -172,7 +153,7 @@ fn main() -> std::process::ExitCode {
     if matches!(cli.cmd, Cmd::Node(_) | Cmd::Gateway(_)) {
         cyxcloud_core::buffers::keep_freed_memory();
     } else {
-        return_large_buffers_to_the_os();
+        cyxcloud_core::buffers::return_large_buffers();
     }
     // The node and gateway own their runtime, logging and exit codes.
     match cli.cmd {

@@ -99,6 +99,20 @@ impl Drop for Pooled {
     }
 }
 
+/// Tune glibc's malloc for a short-lived client command: shard and chunk buffers are
+/// megabytes each and short-lived. glibc's default lets its mmap threshold climb to 32 MiB,
+/// after which freed buffers stay in the heap and the process keeps their pages; a fixed
+/// 1 MiB threshold hands every large buffer back on free, which keeps peak memory at what is
+/// really in flight. Call it first in `main`; elsewhere than Linux with glibc it does nothing.
+/// Services want the opposite, [`keep_freed_memory`].
+pub fn return_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it runs before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Tune glibc's malloc (what Rust's default allocator calls) for a long-running service:
 /// keep freed memory for reuse instead of handing it back to the kernel. Call it first in
 /// `main`, before any thread starts; elsewhere than Linux with glibc it does nothing.

@@ -244,14 +244,8 @@ impl ShardFiles {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_suite::shard;
     use super::*;
-
-    fn shard(len: usize, seed: u8) -> (ChunkId, Vec<u8>) {
-        let data: Vec<u8> = (0..len)
-            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-            .collect();
-        (ChunkId::of(&data), data)
-    }
 
     /// Lengths around block boundaries read back exactly, on both write paths, and a
     /// shorter shard replacing a longer one leaves no stale tail.
