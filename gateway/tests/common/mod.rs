@@ -72,7 +72,8 @@ pub fn spawn_node_with(root: &Path, index: usize, gateway_grpc: &str, network: &
         .env_remove("STORAGE_PATH")
         .env_remove("GATEWAY_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // Kept for the failure message of `Net::wait_online`.
+        .stderr(std::fs::File::create(dir.join("node.log")).unwrap())
         .spawn()
         .expect("start node");
     NodeProc { child, dir, index }
@@ -165,10 +166,22 @@ impl Net {
             if online >= n {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "only {online} of {n} nodes registered"
-            );
+            if Instant::now() >= deadline {
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|p| {
+                        let log =
+                            std::fs::read_to_string(p.dir.join("node.log")).unwrap_or_default();
+                        let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                        format!("node {}: {}", p.index, tail.join(" | "))
+                    })
+                    .collect();
+                panic!(
+                    "only {online} of {n} nodes registered; node logs:\n{}",
+                    logs.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
