@@ -24,10 +24,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cyxcloud_core::ChunkId;
+use cyxcloud_core::buffers::BufferPool;
 
 use super::{Result, StorageError};
 
@@ -37,8 +37,9 @@ const TMP_SUFFIX: &str = ".tmp";
 /// disks use.
 const ALIGN: usize = 4096;
 
-/// Aligned write buffers kept for reuse; more concurrent writes allocate and free their own.
-const SPARE_BUFFERS: usize = 4;
+/// Bytes of aligned write buffers kept for reuse (four 8 MiB shards' worth); more
+/// concurrent writes allocate and free their own.
+const SPARE_BYTES: usize = 40 << 20;
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> StorageError {
     StorageError::Io(format!("{what} {}: {e}", path.display()))
@@ -54,8 +55,9 @@ pub(super) struct ShardFiles {
     root: PathBuf,
     /// Whether writes use `O_DIRECT`; cleared when the file system refuses it.
     direct: AtomicBool,
-    /// Spare buffers for `O_DIRECT` writes (see [`SPARE_BUFFERS`]).
-    spare: Mutex<Vec<Vec<u8>>>,
+    /// Spare buffers for `O_DIRECT` writes (see [`SPARE_BYTES`]): pages already touched
+    /// cost nothing, fresh ones a fault and zeroing each.
+    spare: BufferPool,
 }
 
 impl ShardFiles {
@@ -65,7 +67,7 @@ impl ShardFiles {
         let files = Self {
             root,
             direct: AtomicBool::new(true),
-            spare: Mutex::new(Vec::new()),
+            spare: BufferPool::new(SPARE_BYTES),
         };
         for b in 0..=255u8 {
             let d = files.subdir(b);
@@ -139,7 +141,10 @@ impl ShardFiles {
             .truncate(true)
             .custom_flags(libc::O_DIRECT)
             .open(path)?;
-        let mut buf = self.buffer(padded + ALIGN);
+        let mut buf = self.spare.take(padded + ALIGN);
+        if buf.len() < padded + ALIGN {
+            buf.resize(padded + ALIGN, 0);
+        }
         let start = buf.as_ptr().align_offset(ALIGN);
         let block = &mut buf[start..start + padded];
         block[..data.len()].copy_from_slice(data);
@@ -148,30 +153,8 @@ impl ShardFiles {
             .write_all(block)
             .and_then(|()| f.set_len(data.len() as u64))
             .and_then(|()| f.sync_data());
-        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        if spare.len() < SPARE_BUFFERS {
-            spare.push(buf);
-        }
+        self.spare.give(buf);
         r
-    }
-
-    /// A buffer of at least `len` bytes, reused when one is spare: pages already touched
-    /// cost nothing, fresh ones a fault and zeroing each.
-    fn buffer(&self, len: usize) -> Vec<u8> {
-        let reused = {
-            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-            let best = spare
-                .iter()
-                .enumerate()
-                .max_by_key(|(_, b)| b.len())
-                .map(|(i, _)| i);
-            best.map(|i| spare.swap_remove(i))
-        };
-        let mut buf = reused.unwrap_or_default();
-        if buf.len() < len {
-            buf.resize(len, 0);
-        }
-        buf
     }
 
     /// Write through the page cache from now on (tests of that path).
@@ -274,7 +257,7 @@ mod tests {
             assert_eq!(files.read(&id).unwrap().unwrap(), &long[..ALIGN + 1]);
             // No temporary file stays behind, and spare buffers stay bounded.
             assert_eq!(files.sweep(|_| Ok(true)).unwrap(), 0);
-            assert!(files.spare.lock().unwrap().len() <= SPARE_BUFFERS);
+            assert!(files.spare.idle_bytes() <= SPARE_BYTES);
         }
     }
 
