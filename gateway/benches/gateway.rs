@@ -176,12 +176,13 @@ async fn bench() {
     // A node in service has a full read cache, so each shard it stores evicts an older one
     // and reuses its memory. Fill the caches first (3.5 GiB for 14 nodes here) so the timed
     // rounds measure that, not the first touch of the caches' memory.
-    let warm = (cache_bytes as f64 / (64 * MIB) as f64 / profile.expansion()).ceil() as usize + 4;
+    let warm_objects = (cache_bytes as f64 / (64 * MIB) as f64 / profile.expansion()).ceil();
+    let warm_rounds = (warm_objects as usize).div_ceil(4) + 1;
     let t = Instant::now();
-    put_rounds(&s3, &big, "warm", warm.div_ceil(4), false).await;
+    put_rounds(&s3, &big, "warm", warm_rounds, false).await;
     println!(
         "64 MiB PUT, 4 clients, while the nodes' read caches fill (untimed warm-up): {:.0} MB/s",
-        (warm.div_ceil(4) * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6
+        (warm_rounds * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6
     );
     // CPU time per MB of object, for the gateway, the 14 nodes and the clients together:
     // steadier than MB/s on a shared machine.
