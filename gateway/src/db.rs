@@ -370,6 +370,48 @@ pub struct Db {
     /// SQLite object commits go through one committer task that groups the commits waiting
     /// at the same moment into one transaction: one fsync for many small objects.
     committer: Option<tokio::sync::mpsc::Sender<CommitJob>>,
+    /// API keys recently read, by access key id and by key hash (see [`KeyCache`]).
+    keys: Arc<KeyCache>,
+}
+
+/// How long a looked-up API key may be used without reading it again. Every S3 request
+/// reads its key, and the read is a third of the work of a small GET. A key revoked
+/// through this gateway is dropped at once; one revoked through another gateway sharing
+/// the database stops working here within this time.
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+const KEY_CACHE_MAX: usize = 4096;
+
+/// A small, short-lived cache of API key records. Only keys that exist are kept, so a key
+/// created through another gateway works here at once.
+#[derive(Default)]
+struct KeyCache {
+    map: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, ApiKey)>>,
+}
+
+impl KeyCache {
+    fn get(&self, k: &str) -> Option<ApiKey> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(k) {
+            Some((at, key)) if at.elapsed() < KEY_CACHE_TTL => Some(key.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, k: String, key: &ApiKey) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= KEY_CACHE_MAX {
+            map.retain(|_, (at, _)| at.elapsed() < KEY_CACHE_TTL);
+            if map.len() >= KEY_CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(k, (std::time::Instant::now(), key.clone()));
+    }
+
+    fn forget(&self, id: &str) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, key)| key.id != id);
+    }
 }
 
 /// An object commit handed to the committer task, and where its answer goes.
@@ -554,6 +596,7 @@ impl Db {
             dialect,
             writer,
             committer,
+            keys: Arc::default(),
         })
     }
 
@@ -789,20 +832,30 @@ impl Db {
         rows.iter().map(key_from).collect()
     }
 
+    /// The key with this hash; may be up to [`KEY_CACHE_TTL`] old.
     pub async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(key_from).transpose()
+        self.api_key_where("key_hash", hash).await
     }
 
+    /// The key with this access key id; may be up to [`KEY_CACHE_TTL`] old.
     pub async fn api_key_by_access_id(&self, access_key_id: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE access_key_id = $1")
-            .bind(access_key_id)
+        self.api_key_where("access_key_id", access_key_id).await
+    }
+
+    async fn api_key_where(&self, column: &'static str, value: &str) -> Result<Option<ApiKey>> {
+        let cache_key = format!("{column}:{value}");
+        if let Some(k) = self.keys.get(&cache_key) {
+            return Ok(Some(k));
+        }
+        let row = sqlx::query(&format!("SELECT * FROM api_keys WHERE {column} = $1"))
+            .bind(value)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(key_from).transpose()
+        let key = row.as_ref().map(key_from).transpose()?;
+        if let Some(k) = &key {
+            self.keys.put(cache_key, k);
+        }
+        Ok(key)
     }
 
     /// Revoke one of the user's keys; false if there is no such key.
@@ -815,6 +868,7 @@ impl Db {
         .bind(id)
         .execute(&self.pool)
         .await?;
+        self.keys.forget(id);
         Ok(r.rows_affected() == 1)
     }
 
@@ -1721,7 +1775,99 @@ async fn queue_deletions(tx: &mut Tx<'_>, select: &str, arg: &str) -> Result<()>
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_upper_bound;
+    use super::*;
+
+    /// Two gateways on one database: a key revoked through one stops working through the
+    /// other within [`KEY_CACHE_TTL`], and at once through the one that revoked it.
+    #[tokio::test]
+    async fn revoked_keys_leave_every_gateways_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+        let (a, b) = (
+            Db::connect(&url, 2).await.unwrap(),
+            Db::connect(&url, 2).await.unwrap(),
+        );
+        let u = a
+            .create_user(Some("k@example.com"), None, None, 1 << 30)
+            .await
+            .unwrap();
+        let k = a
+            .insert_api_key(
+                &u.id, "k", "hash-1", "CYXCACHE", b"sealed", true, true, None,
+            )
+            .await
+            .unwrap();
+        for db in [&a, &b] {
+            let got = db.api_key_by_access_id("CYXCACHE").await.unwrap().unwrap();
+            assert!(got.revoked_at.is_none());
+            assert!(db.api_key_by_hash("hash-1").await.unwrap().is_some());
+        }
+        assert!(a.api_key_by_access_id("CYXNONE").await.unwrap().is_none());
+        assert!(a.revoke_api_key(&u.id, &k.id).await.unwrap());
+        // The revoking gateway forgets the key at once, under both lookups.
+        assert!(
+            a.api_key_by_access_id("CYXCACHE")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+        assert!(
+            a.api_key_by_hash("hash-1")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+        // The other one may still hold it, but not for longer than the TTL.
+        tokio::time::sleep(KEY_CACHE_TTL + std::time::Duration::from_millis(50)).await;
+        assert!(
+            b.api_key_by_access_id("CYXCACHE")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+        assert!(
+            b.api_key_by_hash("hash-1")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn key_cache_is_bounded() {
+        let c = KeyCache::default();
+        let key = |i: usize| ApiKey {
+            id: format!("key-{i}"),
+            user_id: "u".into(),
+            name: String::new(),
+            access_key_id: format!("A{i}"),
+            sealed_secret: Vec::new(),
+            can_read: true,
+            can_write: false,
+            created_at: 0,
+            expires_at: None,
+            revoked_at: None,
+        };
+        for i in 0..KEY_CACHE_MAX * 3 {
+            c.put(format!("a:{i}"), &key(i));
+            assert!(c.map.lock().unwrap().len() <= KEY_CACHE_MAX);
+        }
+        let last = KEY_CACHE_MAX * 3 - 1;
+        assert_eq!(
+            c.get(&format!("a:{last}")).unwrap().id,
+            format!("key-{last}")
+        );
+        c.forget(&format!("key-{last}"));
+        assert!(c.get(&format!("a:{last}")).is_none());
+    }
 
     #[test]
     fn upper_bound_of_prefixes() {
