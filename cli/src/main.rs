@@ -150,10 +150,11 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Services keep freed memory for the next request's buffers; client commands hand
     // large buffers back, which keeps their peak memory at what is in flight.
-    if matches!(cli.cmd, Cmd::Node(_) | Cmd::Gateway(_)) {
-        cyxcloud_core::buffers::keep_freed_memory();
-    } else {
-        cyxcloud_core::buffers::return_large_buffers();
+    use cyxcloud_core::buffers::{Workload, keep_freed_memory, return_large_buffers};
+    match cli.cmd {
+        Cmd::Node(_) => keep_freed_memory(Workload::LargeBuffers),
+        Cmd::Gateway(_) => keep_freed_memory(Workload::ManySmallRequests),
+        _ => return_large_buffers(),
     }
     // The node and gateway own their runtime, logging and exit codes.
     match cli.cmd {

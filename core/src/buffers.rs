@@ -113,28 +113,57 @@ pub fn return_large_buffers() {
     }
 }
 
+/// What a service's allocations are mostly made of, which decides how many malloc arenas
+/// [`keep_freed_memory`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// A storage node: few, large shard buffers. One arena keeps every freed buffer where
+    /// the next shard's allocation finds it.
+    LargeBuffers,
+    /// The gateway: thousands of small requests a second on every worker thread, each
+    /// with many small allocations. One arena per thread up to twice the cores keeps
+    /// threads from queueing on one arena lock.
+    ManySmallRequests,
+}
+
 /// Tune glibc's malloc (what Rust's default allocator calls) for a long-running service:
 /// keep freed memory for reuse instead of handing it back to the kernel. Call it first in
 /// `main`, before any thread starts; elsewhere than Linux with glibc it does nothing.
 ///
 /// The buffers that tonic and hyper allocate for each shard message (megabytes each, outside
 /// [`BufferPool`]'s reach) were otherwise returned on free and faulted in and zeroed again
-/// for the next message: secondary arenas unmap a heap as soon as it is empty. One arena, a
-/// fixed 32 MiB mmap threshold and a 1 GiB trim threshold keep those pages, at the price of
-/// a process that stays at its peak heap size. In the gateway benchmark on 2 cores, in turns,
-/// the same setting through glibc's environment variables gave 64 MiB GET 415–548 -> 512–668
-/// MB/s at 16–18% less CPU per MB (four pairs); set here, four more pairs on a noisier day
-/// gave about 8% less CPU per MB for both PUT and GET, with MB/s within the noise.
-pub fn keep_freed_memory() {
+/// for the next message. A fixed 32 MiB mmap threshold, a 1 GiB trim threshold and a 64 MiB
+/// top pad keep those pages (the pad also stops secondary arenas from unmapping a heap once
+/// it is empty), at the price of a process that stays at its peak heap size. In the gateway
+/// benchmark on 2 cores, in turns, the same setting through glibc's environment variables
+/// gave 64 MiB GET 415–548 -> 512–668 MB/s at 16–18% less CPU per MB (four pairs).
+///
+/// The arena count follows `workload`. In the node benchmark, four arenas instead of one
+/// cost 8 MiB stores 11 -> 14 ms CPU each (two pairs in turns); in the gateway benchmark one
+/// arena made 4 KiB GETs queue on its lock (a tenth of all samples in futex wake-ups from
+/// malloc), and four gave 4 KiB GET 2,992–3,068 -> 4,281–4,435 ops/s and PUT 1,601–1,628 ->
+/// 2,164–2,358 ops/s, large objects unchanged (two pairs in turns).
+pub fn keep_freed_memory(workload: Workload) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; it is called before other threads
-    // exist, as glibc asks of M_ARENA_MAX.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    {
+        let arenas = match workload {
+            Workload::LargeBuffers => 1,
+            Workload::ManySmallRequests => std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .saturating_mul(2)
+                .clamp(2, 16),
+        };
+        // SAFETY: mallopt only changes allocator parameters; it is called before other
+        // threads exist, as glibc asks of M_ARENA_MAX.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas as libc::c_int);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+        }
     }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = workload;
 }
 
 #[cfg(test)]

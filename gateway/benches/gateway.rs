@@ -115,8 +115,8 @@ fn p99(v: &mut [Duration]) -> Duration {
 }
 
 fn main() {
-    // The allocator setting of the gateway and node binaries.
-    cyxcloud_core::buffers::keep_freed_memory();
+    // The allocator setting of the gateway binary (the nodes run in this process too).
+    cyxcloud_core::buffers::keep_freed_memory(cyxcloud_core::buffers::Workload::ManySmallRequests);
     tokio::runtime::Runtime::new().unwrap().block_on(bench());
 }
 

@@ -10,7 +10,7 @@ struct Cli {
 
 fn main() {
     let cli = Cli::parse();
-    cyxcloud_core::buffers::keep_freed_memory();
+    cyxcloud_core::buffers::keep_freed_memory(cyxcloud_core::buffers::Workload::ManySmallRequests);
     let r = tokio::runtime::Runtime::new()
         .map_err(|e| format!("starting the runtime: {e}"))
         .and_then(|rt| {

@@ -166,7 +166,7 @@ fn print(name: &str, r: &Run, raw: f64) {
 
 fn main() {
     // The allocator setting of the node binary.
-    cyxcloud_core::buffers::keep_freed_memory();
+    cyxcloud_core::buffers::keep_freed_memory(cyxcloud_core::buffers::Workload::LargeBuffers);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -15,7 +15,7 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    cyxcloud_core::buffers::keep_freed_memory();
+    cyxcloud_core::buffers::keep_freed_memory(cyxcloud_core::buffers::Workload::LargeBuffers);
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
