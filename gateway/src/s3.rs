@@ -421,19 +421,22 @@ async fn dispatch(st: &Arc<AppState>, req: Request, ctx: &Ctx) -> Result<Respons
         }
         Some(key) => {
             valid_key(&key)?;
-            let b = st
-                .db
-                .bucket(&bucket)
-                .await?
-                .ok_or(GatewayError::NoSuchBucket)?;
             let upload_id = q(&query, "uploadId").map(str::to_string);
+            // A GET or HEAD of an object reads its bucket and its record in one statement.
+            let (b, object) = if matches!(*m, Method::GET | Method::HEAD) && upload_id.is_none() {
+                st.db.bucket_with_object(&bucket, &key).await?
+            } else {
+                st.db.bucket(&bucket).await?.map(|b| (b, None))
+            }
+            .ok_or(GatewayError::NoSuchBucket)?;
             match *m {
                 Method::GET | Method::HEAD => {
                     authorize(who.as_ref(), &b, Access::Read)?;
                     if let Some(u) = upload_id {
                         return list_parts(st, &b, &key, &u, &query).await;
                     }
-                    get_object(st, &b, &key, h, *m == Method::HEAD).await
+                    let o = object.ok_or(GatewayError::NoSuchKey)?;
+                    get_object(st, &b, o, h, *m == Method::HEAD).await
                 }
                 Method::PUT => {
                     authorize(who.as_ref(), &b, Access::Write)?;
@@ -1430,18 +1433,14 @@ fn object_headers(r: &mut Response, o: &Object, b: &Bucket) -> Result<()> {
     Ok(())
 }
 
+/// Answer a GET or HEAD of `o`, an object of `b`.
 async fn get_object(
     st: &AppState,
     b: &Bucket,
-    key: &str,
+    o: Object,
     h: &HeaderMap,
     head: bool,
 ) -> Result<Response> {
-    let o = st
-        .db
-        .object(&b.name, key)
-        .await?
-        .ok_or(GatewayError::NoSuchKey)?;
     if let Err(e) = check_conditions(h, &o, true) {
         if let GatewayError::NotModified = e {
             let mut r = StatusCode::NOT_MODIFIED.into_response();

@@ -642,6 +642,32 @@ async fn suite(net: &Net) {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "NoSuchKey");
+
+    // A missing bucket and a missing key are told apart, for GET and HEAD alike.
+    let e = c
+        .get_object()
+        .bucket("no-such-bucket")
+        .key("small.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NoSuchBucket");
+    let e = c
+        .head_object()
+        .bucket("photos")
+        .key("small.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 404);
+    let e = c
+        .head_object()
+        .bucket("no-such-bucket")
+        .key("small.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&e), 404);
 }
 
 fn md5_of(b: &[u8]) -> u128 {

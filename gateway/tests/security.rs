@@ -86,6 +86,16 @@ async fn authorization_matrix() {
                     .contains("<Code>AccessDenied</Code>")
             );
         }
+        // a key that does not exist: only those who may read the bucket learn that
+        let e = x
+            .get_object()
+            .bucket(bucket)
+            .key("missing")
+            .send()
+            .await
+            .unwrap_err();
+        let want = if public { "NoSuchKey" } else { "AccessDenied" };
+        assert_eq!(code(&e), want, "other read of a missing key in {bucket}");
         // list
         assert!(o.list_objects_v2().bucket(bucket).send().await.is_ok());
         assert_eq!(
