@@ -173,20 +173,48 @@ impl Bucket {
     }
 }
 
-fn bucket_from(r: &AnyRow) -> Result<Bucket> {
-    bucket_from_columns(r, "")
+/// The names of the columns a bucket is read from.
+struct BucketColumns {
+    name: &'static str,
+    owner_id: &'static str,
+    public: &'static str,
+    data_shards: &'static str,
+    parity_shards: &'static str,
+    created_at: &'static str,
 }
 
-/// A bucket read from columns named `{prefix}name`, `{prefix}owner_id`, ...
-fn bucket_from_columns(r: &AnyRow, prefix: &str) -> Result<Bucket> {
-    let col = |c: &str| format!("{prefix}{c}");
+/// The `buckets` table's own names.
+const BUCKET_COLUMNS: BucketColumns = BucketColumns {
+    name: "name",
+    owner_id: "owner_id",
+    public: "public",
+    data_shards: "data_shards",
+    parity_shards: "parity_shards",
+    created_at: "created_at",
+};
+
+/// The names [`Db::bucket_with_object`] gives them, apart from the object's columns.
+const JOINED_BUCKET_COLUMNS: BucketColumns = BucketColumns {
+    name: "b_name",
+    owner_id: "b_owner_id",
+    public: "b_public",
+    data_shards: "b_data_shards",
+    parity_shards: "b_parity_shards",
+    created_at: "b_created_at",
+};
+
+fn bucket_from(r: &AnyRow) -> Result<Bucket> {
+    bucket_from_columns(r, &BUCKET_COLUMNS)
+}
+
+fn bucket_from_columns(r: &AnyRow, c: &BucketColumns) -> Result<Bucket> {
     Ok(Bucket {
-        name: r.try_get(col("name").as_str())?,
-        owner_id: r.try_get(col("owner_id").as_str())?,
-        public: r.try_get::<i64, _>(col("public").as_str())? != 0,
-        data_shards: r.try_get::<i64, _>(col("data_shards").as_str())? as u32,
-        parity_shards: r.try_get::<i64, _>(col("parity_shards").as_str())? as u32,
-        created_at: r.try_get(col("created_at").as_str())?,
+        name: r.try_get(c.name)?,
+        owner_id: r.try_get(c.owner_id)?,
+        public: r.try_get::<i64, _>(c.public)? != 0,
+        data_shards: r.try_get::<i64, _>(c.data_shards)? as u32,
+        parity_shards: r.try_get::<i64, _>(c.parity_shards)? as u32,
+        created_at: r.try_get(c.created_at)?,
     })
 }
 
@@ -1007,28 +1035,21 @@ impl Db {
         bucket: &str,
         key: &str,
     ) -> Result<Option<(Bucket, Option<Object>)>> {
-        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            // Object columns keep their names; the bucket's carry a prefix so none collide.
-            let object_cols = OBJECT_COLS
-                .split(',')
-                .map(|c| format!("o.{}", c.trim()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            format!(
-                "SELECT b.name AS b_name, b.owner_id AS b_owner_id, b.public AS b_public, \
-                 b.data_shards AS b_data_shards, b.parity_shards AS b_parity_shards, \
-                 b.created_at AS b_created_at, {object_cols} \
-                 FROM buckets b LEFT JOIN objects o ON o.bucket = b.name AND o.key = $2 \
-                 WHERE b.name = $1"
-            )
-        });
-        let row = sqlx::query(SQL.as_str())
-            .bind(bucket)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        // The bucket's columns are renamed (JOINED_BUCKET_COLUMNS) so that none collides
+        // with one of the object's, which keep their names for `object_from`.
+        let row = sqlx::query(
+            "SELECT b.name AS b_name, b.owner_id AS b_owner_id, b.public AS b_public, \
+             b.data_shards AS b_data_shards, b.parity_shards AS b_parity_shards, \
+             b.created_at AS b_created_at, o.* \
+             FROM buckets b LEFT JOIN objects o ON o.bucket = b.name AND o.key = $2 \
+             WHERE b.name = $1",
+        )
+        .bind(bucket)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(r) = row else { return Ok(None) };
-        let b = bucket_from_columns(&r, "b_")?;
+        let b = bucket_from_columns(&r, &JOINED_BUCKET_COLUMNS)?;
         let o = match r.try_get::<Option<String>, _>("object_id")? {
             Some(_) => Some(object_from(&r)?),
             None => None,
@@ -1820,6 +1841,13 @@ async fn queue_deletions(tx: &mut Tx<'_>, select: &str, arg: &str) -> Result<()>
 mod tests {
     use super::*;
 
+    /// Whether the test key reads as revoked, by access key id and by hash.
+    async fn revoked(db: &Db) -> (bool, bool) {
+        let by_id = db.api_key_by_access_id("CYXCACHE").await.unwrap().unwrap();
+        let by_hash = db.api_key_by_hash("hash-1").await.unwrap().unwrap();
+        (by_id.revoked_at.is_some(), by_hash.revoked_at.is_some())
+    }
+
     /// Two gateways on one database: a key revoked through one stops working through the
     /// other within [`KEY_CACHE_TTL`], and at once through the one that revoked it.
     #[tokio::test]
@@ -1848,40 +1876,10 @@ mod tests {
         assert!(a.api_key_by_access_id("CYXNONE").await.unwrap().is_none());
         assert!(a.revoke_api_key(&u.id, &k.id).await.unwrap());
         // The revoking gateway forgets the key at once, under both lookups.
-        assert!(
-            a.api_key_by_access_id("CYXCACHE")
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at
-                .is_some()
-        );
-        assert!(
-            a.api_key_by_hash("hash-1")
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at
-                .is_some()
-        );
+        assert_eq!(revoked(&a).await, (true, true));
         // The other one may still hold it, but not for longer than the TTL.
         tokio::time::sleep(KEY_CACHE_TTL + std::time::Duration::from_millis(50)).await;
-        assert!(
-            b.api_key_by_access_id("CYXCACHE")
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at
-                .is_some()
-        );
-        assert!(
-            b.api_key_by_hash("hash-1")
-                .await
-                .unwrap()
-                .unwrap()
-                .revoked_at
-                .is_some()
-        );
+        assert_eq!(revoked(&b).await, (true, true));
     }
 
     /// The joined read gives what the two separate reads give.
