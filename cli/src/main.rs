@@ -148,13 +148,13 @@ pub fn command() -> clap::Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // Services keep freed memory for the next request's buffers; client commands hand
-    // large buffers back, which keeps their peak memory at what is in flight.
-    use cyxcloud_core::buffers::{Workload, keep_freed_memory, return_large_buffers};
+    // Services keep freed memory for the next request's buffers; client commands reuse
+    // theirs from one heap, which keeps their peak memory near what is in flight.
+    use cyxcloud_core::buffers::{Workload, keep_freed_memory, reuse_transfer_buffers};
     match cli.cmd {
         Cmd::Node(_) => keep_freed_memory(Workload::LargeBuffers),
         Cmd::Gateway(_) => keep_freed_memory(Workload::ManySmallRequests),
-        _ => return_large_buffers(),
+        _ => reuse_transfer_buffers(),
     }
     // The node and gateway own their runtime, logging and exit codes.
     match cli.cmd {

@@ -99,17 +99,24 @@ impl Drop for Pooled {
     }
 }
 
-/// Tune glibc's malloc for a short-lived client command: shard and chunk buffers are
-/// megabytes each and short-lived. glibc's default lets its mmap threshold climb to 32 MiB,
-/// after which freed buffers stay in the heap and the process keeps their pages; a fixed
-/// 1 MiB threshold hands every large buffer back on free, which keeps peak memory at what is
-/// really in flight. Call it first in `main`; elsewhere than Linux with glibc it does nothing.
-/// Services want the opposite, [`keep_freed_memory`].
-pub fn return_large_buffers() {
+/// Tune glibc's malloc for a client command moving data: its chunk and shard buffers, and
+/// the gRPC message tonic builds for every shard it sends, are megabytes each and live for
+/// one request. Mapped fresh and handed back on every free, each of them was faulted in and
+/// zeroed again: a fifth of an upload's CPU time went to clearing pages. One arena with a
+/// 32 MiB mmap threshold puts those buffers in one heap, where the next shard's message
+/// reuses the memory the last one freed, so the heap stays near the memory really in flight
+/// (one arena per thread would keep a peak's worth each); a 64 MiB trim threshold hands a
+/// larger free tail back. Measured on 2 cores with a 1 GiB file, in turns, two runs of three
+/// uploads and two downloads each: client CPU per upload 3.5–5.2 -> 2.5–3.4 s, per download
+/// 3.9–6.3 -> 2.8–5.7 s, peak RSS 354–414 -> 405–429 MiB. Call it first in `main`;
+/// elsewhere than Linux with glibc it does nothing. Services keep more, [`keep_freed_memory`].
+pub fn reuse_transfer_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; it runs before any other thread.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
     }
 }
 

@@ -131,6 +131,47 @@ impl Dev {
         self.cli().args(args).output().expect("run cyxcloud")
     }
 
+    /// Run a command to completion; its output and its peak resident memory in bytes.
+    /// The kernel's high-water mark (VmHWM) belongs to the process's address space, which
+    /// starts anew at exec, so it is read from /proc while the command runs; the last value
+    /// read before it exits is its peak, up to the few milliseconds between two reads.
+    /// (`wait4`'s ru_maxrss would not do: Linux carries it across exec from the parent.)
+    fn run_measured(&self, args: &[&str]) -> (Output, u64) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let child = self
+            .cli()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run cyxcloud");
+        let (done, peak) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let status = format!("/proc/{}/status", child.id());
+        let poller = {
+            let (done, peak) = (done.clone(), peak.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    let hwm = std::fs::read_to_string(&status).ok().and_then(|s| {
+                        let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+                        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+                    });
+                    if let Some(kib) = hwm {
+                        peak.fetch_max(kib * 1024, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let o = child.wait_with_output().expect("wait for cyxcloud");
+        done.store(true, Ordering::Release);
+        poller.join().unwrap();
+        (o, peak.load(Ordering::Relaxed))
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
         assert!(
@@ -245,6 +286,48 @@ fn local_network_end_to_end() {
         }
     };
     check_all(&dev, "all-up");
+
+    // Memory is bounded by the chunks in flight, not by the file: moving 200 MiB costs
+    // about what moving one byte does. Every command's floor includes the 64 MiB that
+    // Argon2id takes to derive the key from the passphrase; the upload's in-flight slots (at
+    // most 16 encoded 1 MiB chunks here, each also copied once into its shards' gRPC
+    // messages) fit in the margin, and a command that held the file would need 200 MiB more.
+    let peak = |args: &[&str]| {
+        let (o, rss) = dev.run_measured(args);
+        assert!(
+            o.status.success(),
+            "cyxcloud {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        rss
+    };
+    let f = |i: usize| files.join(format!("f{i}.bin"));
+    let out = root.path().join("rss.out");
+    let out = out.to_str().unwrap();
+    dev.ok(&["mb", "rss"]);
+    let up_small = peak(&["upload", f(1).to_str().unwrap(), "-b", "rss", "-k", "small"]);
+    let up_big = peak(&["upload", f(5).to_str().unwrap(), "-b", "rss", "-k", "big"]);
+    let down_small = peak(&["download", "cyx://rss/small", "-o", out]);
+    let down_big = peak(&["download", "cyx://rss/big", "-o", out]);
+    std::fs::remove_file(out).unwrap();
+    eprintln!(
+        "peak RSS: upload {} / {} MiB, download {} / {} MiB (1 B / 200 MiB)",
+        up_small >> 20,
+        up_big >> 20,
+        down_small >> 20,
+        down_big >> 20
+    );
+    for (what, small, big) in [
+        ("upload", up_small, up_big),
+        ("download", down_small, down_big),
+    ] {
+        assert!(
+            big < small + (64 << 20),
+            "a 200 MiB {what} peaked at {} MiB against {} MiB for 1 byte",
+            big >> 20,
+            small >> 20
+        );
+    }
 
     // Two nodes hang (stopped, their sockets still open): a download asks other nodes once
     // the first ones are late, instead of waiting out a hung node's timeout (15 s or more
