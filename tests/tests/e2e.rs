@@ -137,7 +137,6 @@ impl Dev {
     /// read before it exits is its peak, up to the few milliseconds between two reads.
     /// (`wait4`'s ru_maxrss would not do: Linux carries it across exec from the parent.)
     fn run_measured(&self, args: &[&str]) -> (Output, u64) {
-        use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         let child = self
             .cli()
@@ -146,14 +145,10 @@ impl Dev {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run cyxcloud");
-        let (done, peak) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-        );
+        let (done, peak) = (AtomicBool::new(false), AtomicU64::new(0));
         let status = format!("/proc/{}/status", child.id());
-        let poller = {
-            let (done, peak) = (done.clone(), peak.clone());
-            std::thread::spawn(move || {
+        let o = std::thread::scope(|s| {
+            s.spawn(|| {
                 while !done.load(Ordering::Acquire) {
                     let hwm = std::fs::read_to_string(&status).ok().and_then(|s| {
                         let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -164,12 +159,12 @@ impl Dev {
                     }
                     std::thread::sleep(Duration::from_millis(2));
                 }
-            })
-        };
-        let o = child.wait_with_output().expect("wait for cyxcloud");
-        done.store(true, Ordering::Release);
-        poller.join().unwrap();
-        (o, peak.load(Ordering::Relaxed))
+            });
+            let o = child.wait_with_output().expect("wait for cyxcloud");
+            done.store(true, Ordering::Release);
+            o
+        });
+        (o, peak.into_inner())
     }
 
     fn ok(&self, args: &[&str]) -> String {
