@@ -16,7 +16,7 @@ use tonic::codegen::Bytes;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::state::{NodeState, now_secs};
-use crate::storage::{ServedRecord, StorageError};
+use crate::storage::{Check, ServedRecord, StorageError};
 
 pub struct ChunkServiceImpl {
     pub state: Arc<NodeState>,
@@ -27,9 +27,12 @@ fn parse_id(id: Option<&cyxcloud_proto::chunk::ChunkId>) -> Result<ChunkId, Stat
     ChunkId::try_from(id).map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
+/// Payloads at least this large are hashed off the async threads.
+const HASH_OFF_THREAD: usize = 256 * 1024;
+
 /// Hash off the async threads when the payload is large.
 pub(crate) async fn hash(data: &Bytes) -> ChunkId {
-    if data.len() < 256 * 1024 {
+    if data.len() < HASH_OFF_THREAD {
         return ChunkId::of(data);
     }
     let d = data.clone();
@@ -78,24 +81,43 @@ impl NodeState {
                 "node is draining and accepts no new shards",
             ));
         }
-        if !hash(&data).await.ct_eq(&id) {
-            return Err(Status::invalid_argument(
-                "data does not hash to the chunk id",
-            ));
+        let mismatch = || Status::invalid_argument("data does not hash to the chunk id");
+        // A small shard is checked before anything else; a large one while the backend
+        // writes it aside (its hash takes about as long as its disk write).
+        let large = data.len() >= HASH_OFF_THREAD;
+        if !large && !hash(&data).await.ct_eq(&id) {
+            return Err(mismatch());
         }
         let _reservation = match self.reserve(len) {
             Ok(r) => r,
-            // A full node still acknowledges a shard it already holds: stores are idempotent.
-            Err(_) if self.backend.exists(&id).await.map_err(internal)? => return Ok(len),
-            Err(e) => return Err(e),
+            Err(e) => {
+                if large && !hash(&data).await.ct_eq(&id) {
+                    return Err(mismatch());
+                }
+                // A full node still acknowledges a shard it already holds: stores are
+                // idempotent.
+                if self.backend.exists(&id).await.map_err(internal)? {
+                    return Ok(len);
+                }
+                return Err(e);
+            }
         };
         let since = self.cache.generation();
-        if self
-            .backend
-            .put_new(&id, data.clone())
-            .await
-            .map_err(internal)?
-        {
+        let wrote = if large {
+            let d = data.clone();
+            let verified: Check = Box::pin(async move { hash(&d).await.ct_eq(&id) });
+            self.backend
+                .put_new_verified(&id, data.clone(), verified)
+                .await
+                .map_err(internal)?
+                .ok_or_else(mismatch)?
+        } else {
+            self.backend
+                .put_new(&id, data.clone())
+                .await
+                .map_err(internal)?
+        };
+        if wrote {
             self.metrics
                 .bytes_received
                 .fetch_add(len, std::sync::atomic::Ordering::Relaxed);

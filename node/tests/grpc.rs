@@ -167,7 +167,7 @@ async fn store_get_stream_fetch_verify_delete() {
 #[tokio::test]
 async fn every_grant_refusal_is_permission_denied_and_leaves_nothing() {
     let Setup {
-        dir: _dir,
+        dir,
         node,
         pk,
         mut c,
@@ -244,6 +244,26 @@ async fn every_grant_refusal_is_permission_denied_and_leaves_nothing() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(!node.state.backend.exists(&id2).await.unwrap());
+    // So are large ones, whose bytes the node writes aside while it hashes them: no file
+    // of them is left behind.
+    let (id3, _) = shard(3 << 20, 6);
+    let (_, other) = shard(3 << 20, 7);
+    let err = c
+        .store_chunk(store_req(
+            id3,
+            other,
+            grant(GrantOp::Store, pk, id3, 4 << 20),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(!node.state.backend.exists(&id3).await.unwrap());
+    let hex = id3.to_hex();
+    let left: Vec<_> = shard_files(dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&hex))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         node.state
             .metrics
@@ -446,5 +466,26 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
         .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// Every file in a shard-file directory (`.../files/<xx>/`) under `root`.
+fn shard_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .parent()
+                .and_then(|d| d.parent())
+                .is_some_and(|f| f.ends_with("files"))
+            {
+                out.push(p);
+            }
+        }
+    }
     out
 }

@@ -9,7 +9,8 @@
 //!
 //! A file is written under a temporary name, synced, renamed into place and its directory
 //! synced, so the name only ever points at a complete, durable shard; a replaced shard is
-//! swapped atomically.
+//! swapped atomically. The two steps are separate ([`ShardFiles::stage`],
+//! [`ShardFiles::commit`]) so that a store can write the bytes while it still checks them.
 //!
 //! Files are written with `O_DIRECT`: the bytes go from a reused, block-aligned buffer
 //! straight to the disk instead of through the page cache, where every shard took fresh
@@ -24,7 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use cyxcloud_core::ChunkId;
 use cyxcloud_core::buffers::BufferPool;
@@ -58,6 +59,34 @@ pub(super) struct ShardFiles {
     /// Spare buffers for `O_DIRECT` writes (see [`SPARE_BYTES`]): pages already touched
     /// cost nothing, fresh ones a fault and zeroing each.
     spare: BufferPool,
+    /// Writes staged so far, which names their temporary files.
+    staged: AtomicU64,
+}
+
+/// A shard's bytes written and synced under a temporary name ([`ShardFiles::stage`]).
+#[must_use = "staged bytes are removed unless committed"]
+pub(super) struct Staged {
+    tmp: PathBuf,
+    dir: PathBuf,
+    /// Set once the bytes are complete and synced.
+    path: Option<PathBuf>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.tmp.as_os_str().is_empty() {
+            return;
+        }
+        match std::fs::remove_file(&self.tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                file = %self.tmp.display(),
+                error = %e,
+                "temporary shard file left for the next sweep"
+            ),
+        }
+    }
 }
 
 impl ShardFiles {
@@ -68,6 +97,7 @@ impl ShardFiles {
             root,
             direct: AtomicBool::new(true),
             spare: BufferPool::new(SPARE_BYTES),
+            staged: AtomicU64::new(0),
         };
         for b in 0..=255u8 {
             let d = files.subdir(b);
@@ -97,11 +127,28 @@ impl ShardFiles {
 
     /// Write a shard durably: when this returns, its file survives a crash.
     pub fn write(&self, id: &ChunkId, data: &[u8]) -> Result<()> {
+        let staged = self.stage(id, data)?;
+        self.commit(staged)
+    }
+
+    /// Write a shard's bytes under a temporary name of their own and sync them, without
+    /// making them the shard's file yet: [`commit`](Self::commit) does that. Lets a store
+    /// write the bytes while their hash is still being checked. Dropped uncommitted, the
+    /// temporary file is removed (or, after a crash, swept at the next open).
+    pub fn stage(&self, id: &ChunkId, data: &[u8]) -> Result<Staged> {
         let dir = self.dir(id);
         let name = id.to_hex();
-        let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+        // Unique per write: concurrent stores of one id must not share a temporary file.
+        let n = self.staged.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!("{name}.{n}{TMP_SUFFIX}"));
+        // From here on, a failure removes whatever was created.
+        let mut staged = Staged {
+            tmp,
+            dir,
+            path: None,
+        };
         let direct = self.direct.load(Ordering::Relaxed)
-            && match self.write_direct(&tmp, data) {
+            && match self.write_direct(&staged.tmp, data) {
                 Ok(()) => true,
                 // The file system does not take O_DIRECT (or not with this alignment).
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
@@ -112,22 +159,34 @@ impl ShardFiles {
                     );
                     false
                 }
-                Err(e) => return Err(io("writing", &tmp, e)),
+                Err(e) => return Err(io("writing", &staged.tmp, e)),
             };
         if !direct {
             let mut f = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
-                .open(&tmp)
-                .map_err(|e| io("creating", &tmp, e))?;
+                .open(&staged.tmp)
+                .map_err(|e| io("creating", &staged.tmp, e))?;
             f.write_all(data)
                 .and_then(|()| f.sync_data())
-                .map_err(|e| io("writing", &tmp, e))?;
+                .map_err(|e| io("writing", &staged.tmp, e))?;
         }
-        let path = dir.join(name);
-        std::fs::rename(&tmp, &path).map_err(|e| io("renaming", &tmp, e))?;
-        sync_dir(&dir)
+        staged.path = Some(self.path(id));
+        Ok(staged)
+    }
+
+    /// Make staged bytes the shard's file, durably (a shard already there is replaced
+    /// atomically).
+    pub fn commit(&self, mut staged: Staged) -> Result<()> {
+        let path = staged
+            .path
+            .take()
+            .expect("staged files know their final path");
+        std::fs::rename(&staged.tmp, &path).map_err(|e| io("renaming", &staged.tmp, e))?;
+        // Renamed: nothing left for the drop to remove.
+        staged.tmp = PathBuf::new();
+        sync_dir(&staged.dir)
     }
 
     /// Write `data` to `path` with `O_DIRECT` and sync it: the bytes are copied into an

@@ -29,6 +29,9 @@ pub enum StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
+/// A check that runs beside a write ([`StorageBackend::put_new_verified`]).
+pub type Check = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StorageStats {
     pub total_bytes: u64,
@@ -59,6 +62,21 @@ pub trait StorageBackend: Send + Sync + 'static {
         }
         self.put(chunk_id, data).await?;
         Ok(true)
+    }
+    /// [`put_new`](Self::put_new) for bytes still being checked (their hash against the
+    /// id): `verified` says whether they may be stored. A backend may write them aside
+    /// while the check runs, but nothing becomes part of the store unless it passes.
+    /// `None` when the check failed and nothing was stored.
+    async fn put_new_verified(
+        &self,
+        chunk_id: &ChunkId,
+        data: Bytes,
+        verified: Check,
+    ) -> Result<Option<bool>> {
+        if !verified.await {
+            return Ok(None);
+        }
+        self.put_new(chunk_id, data).await.map(Some)
     }
     /// Retrieve a chunk.
     async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;

@@ -29,8 +29,8 @@ use rocksdb::{
     Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
-use super::files::ShardFiles;
-use super::{Result, ServedRecord, StorageBackend, StorageError, StorageStats};
+use super::files::{ShardFiles, Staged};
+use super::{Check, Result, ServedRecord, StorageBackend, StorageError, StorageStats};
 use tonic::codegen::Bytes;
 
 const CF_SHARDS: &str = "shards";
@@ -352,8 +352,15 @@ impl Inner {
     }
 
     /// Write a shard durably; with `replace` false, leave an existing one alone. Returns
-    /// whether it wrote.
-    fn write_shard(&self, id: &ChunkId, data: &[u8], replace: bool) -> Result<bool> {
+    /// whether it wrote. `staged` holds the shard's file bytes if they were written ahead
+    /// ([`ShardFiles::stage`]); they are committed or, if unused, removed.
+    fn write_shard(
+        &self,
+        id: &ChunkId,
+        data: &[u8],
+        replace: bool,
+        staged: Option<Staged>,
+    ) -> Result<bool> {
         let t = Instant::now();
         let _g = self.lock(id);
         let old = self.stored(id)?;
@@ -364,7 +371,10 @@ impl Inner {
         let mut b;
         if in_file {
             // The file is durable before the record that makes it part of the store.
-            self.files.write(id, data)?;
+            match staged {
+                Some(staged) => self.files.commit(staged)?,
+                None => self.files.write(id, data)?,
+            }
             b = WriteBatch::with_capacity_bytes(BATCH_OVERHEAD);
             if old.is_some_and(|m| !m.in_file) {
                 b.delete_cf(self.cf(CF_SHARDS), id.0);
@@ -416,15 +426,48 @@ impl Inner {
 impl StorageBackend for RocksBackend {
     async fn put(&self, id: &ChunkId, data: Bytes) -> Result<()> {
         let id = *id;
-        self.blocking(move |s| s.write_shard(&id, &data, true).map(|_| ()))
+        self.blocking(move |s| s.write_shard(&id, &data, true, None).map(|_| ()))
             .await
     }
 
     async fn put_new(&self, id: &ChunkId, data: Bytes) -> Result<bool> {
         let id = *id;
         // One trip to the blocking pool for the lookup and the write.
-        self.blocking(move |s| s.write_shard(&id, &data, false))
+        self.blocking(move |s| s.write_shard(&id, &data, false, None))
             .await
+    }
+
+    async fn put_new_verified(
+        &self,
+        id: &ChunkId,
+        data: Bytes,
+        verified: Check,
+    ) -> Result<Option<bool>> {
+        let id = *id;
+        if data.len() < self.inner.file_min {
+            if !verified.await {
+                return Ok(None);
+            }
+            return self.put_new(&id, data).await.map(Some);
+        }
+        // A shard file takes milliseconds of disk time, its hash as long again in CPU
+        // time: write the bytes aside while they are checked, and let the check decide
+        // whether they become the shard's file.
+        let d = data.clone();
+        let stage = self.blocking(move |s| {
+            if s.stored(&id)?.is_some() {
+                return Ok(None);
+            }
+            s.files.stage(&id, &d).map(Some)
+        });
+        let (staged, ok) = tokio::join!(stage, verified);
+        if !ok {
+            return Ok(None);
+        }
+        let staged = staged?;
+        self.blocking(move |s| s.write_shard(&id, &data, false, staged))
+            .await
+            .map(Some)
     }
 
     async fn get(&self, id: &ChunkId) -> Result<Option<Bytes>> {
@@ -641,6 +684,55 @@ mod tests {
             );
             assert_eq!(b.list().await.unwrap(), listed);
             assert_eq!(b.served(10).await.unwrap().len(), 1);
+        }
+    }
+
+    fn check(ok: bool) -> Check {
+        Box::pin(async move { ok })
+    }
+
+    #[tokio::test]
+    async fn a_shard_written_while_checked_is_stored_only_when_the_check_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RocksBackend::open(dir.path()).unwrap();
+        for (len, seed) in [(FILE_SHARD_MIN + 3, 1), (FILE_SHARD_MIN - 1, 2)] {
+            let (id, d) = big(len, seed);
+            // Refused: nothing is stored and no file (temporary or not) stays behind.
+            assert_eq!(
+                b.put_new_verified(&id, d.clone(), check(false))
+                    .await
+                    .unwrap(),
+                None
+            );
+            assert!(!b.exists(&id).await.unwrap());
+            assert_eq!(file_count(dir.path()), 0, "length {len}");
+            assert_eq!(b.used_bytes(), 0);
+
+            assert_eq!(
+                b.put_new_verified(&id, d.clone(), check(true))
+                    .await
+                    .unwrap(),
+                Some(true)
+            );
+            assert_eq!(b.get(&id).await.unwrap().unwrap(), d);
+            let files = usize::from(len >= FILE_SHARD_MIN);
+            assert_eq!(file_count(dir.path()), files);
+            // Already held: acknowledged without a second write, unless the check fails.
+            assert_eq!(
+                b.put_new_verified(&id, d.clone(), check(true))
+                    .await
+                    .unwrap(),
+                Some(false)
+            );
+            assert_eq!(
+                b.put_new_verified(&id, d.clone(), check(false))
+                    .await
+                    .unwrap(),
+                None
+            );
+            assert_eq!(b.get(&id).await.unwrap().unwrap(), d);
+            assert_eq!(file_count(dir.path()), files);
+            assert!(b.delete(&id).await.unwrap());
         }
     }
 
