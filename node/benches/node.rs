@@ -91,7 +91,9 @@ async fn run(
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(clients + 1));
     for c in 0..clients {
         let shards: Vec<(ChunkId, Bytes)> = (0..count_per_client)
-            .map(|i| shard(size, seed + (c * 100_000 + i) as u64))
+            // Phases with different seeds get different shards (the 8-client runs used to
+            // repeat the one-client run's shards, which were acknowledged without a write).
+            .map(|i| shard(size, (seed << 32) + (c * 100_000 + i) as u64))
             .collect();
         let grants: Vec<Bytes> = shards
             .iter()
