@@ -27,12 +27,9 @@ fn parse_id(id: Option<&cyxcloud_proto::chunk::ChunkId>) -> Result<ChunkId, Stat
     ChunkId::try_from(id).map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
-/// Payloads at least this large are hashed off the async threads.
-const HASH_OFF_THREAD: usize = 256 * 1024;
-
 /// Hash off the async threads when the payload is large.
 pub(crate) async fn hash(data: &Bytes) -> ChunkId {
-    if data.len() < HASH_OFF_THREAD {
+    if data.len() < 256 * 1024 {
         return ChunkId::of(data);
     }
     let d = data.clone();
@@ -82,16 +79,10 @@ impl NodeState {
             ));
         }
         let mismatch = || Status::invalid_argument("data does not hash to the chunk id");
-        // A small shard is checked before anything else; a large one while the backend
-        // writes it aside (its hash takes about as long as its disk write).
-        let large = data.len() >= HASH_OFF_THREAD;
-        if !large && !hash(&data).await.ct_eq(&id) {
-            return Err(mismatch());
-        }
         let _reservation = match self.reserve(len) {
             Ok(r) => r,
             Err(e) => {
-                if large && !hash(&data).await.ct_eq(&id) {
+                if !hash(&data).await.ct_eq(&id) {
                     return Err(mismatch());
                 }
                 // A full node still acknowledges a shard it already holds: stores are
@@ -103,20 +94,16 @@ impl NodeState {
             }
         };
         let since = self.cache.generation();
-        let wrote = if large {
-            let d = data.clone();
-            let verified: Check = Box::pin(async move { hash(&d).await.ct_eq(&id) });
-            self.backend
-                .put_new_verified(&id, data.clone(), verified)
-                .await
-                .map_err(internal)?
-                .ok_or_else(mismatch)?
-        } else {
-            self.backend
-                .put_new(&id, data.clone())
-                .await
-                .map_err(internal)?
-        };
+        // The backend decides whether the bytes are written while they are checked (a
+        // large shard's hash takes about as long as its disk write) or after.
+        let d = data.clone();
+        let verified: Check = Box::pin(async move { hash(&d).await.ct_eq(&id) });
+        let wrote = self
+            .backend
+            .put_new_verified(&id, data.clone(), verified)
+            .await
+            .map_err(internal)?
+            .ok_or_else(mismatch)?;
         if wrote {
             self.metrics
                 .bytes_received

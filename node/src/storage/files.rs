@@ -66,10 +66,10 @@ pub(super) struct ShardFiles {
 /// A shard's bytes written and synced under a temporary name ([`ShardFiles::stage`]).
 #[must_use = "staged bytes are removed unless committed"]
 pub(super) struct Staged {
+    /// Emptied once renamed, so the drop has nothing to remove.
     tmp: PathBuf,
-    dir: PathBuf,
-    /// Set once the bytes are complete and synced.
-    path: Option<PathBuf>,
+    /// The shard's own name, which [`ShardFiles::commit`] gives the file.
+    path: PathBuf,
 }
 
 impl Drop for Staged {
@@ -142,10 +142,9 @@ impl ShardFiles {
         let n = self.staged.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!("{name}.{n}{TMP_SUFFIX}"));
         // From here on, a failure removes whatever was created.
-        let mut staged = Staged {
+        let staged = Staged {
             tmp,
-            dir,
-            path: None,
+            path: dir.join(name),
         };
         let direct = self.direct.load(Ordering::Relaxed)
             && match self.write_direct(&staged.tmp, data) {
@@ -172,21 +171,19 @@ impl ShardFiles {
                 .and_then(|()| f.sync_data())
                 .map_err(|e| io("writing", &staged.tmp, e))?;
         }
-        staged.path = Some(self.path(id));
         Ok(staged)
     }
 
     /// Make staged bytes the shard's file, durably (a shard already there is replaced
     /// atomically).
     pub fn commit(&self, mut staged: Staged) -> Result<()> {
-        let path = staged
-            .path
-            .take()
-            .expect("staged files know their final path");
-        std::fs::rename(&staged.tmp, &path).map_err(|e| io("renaming", &staged.tmp, e))?;
-        // Renamed: nothing left for the drop to remove.
+        std::fs::rename(&staged.tmp, &staged.path).map_err(|e| io("renaming", &staged.tmp, e))?;
         staged.tmp = PathBuf::new();
-        sync_dir(&staged.dir)
+        let dir = staged
+            .path
+            .parent()
+            .expect("shard files live in a directory");
+        sync_dir(dir)
     }
 
     /// Write `data` to `path` with `O_DIRECT` and sync it: the bytes are copied into an

@@ -49,6 +49,20 @@ pub struct ServedRecord {
     pub served_at: i64,
 }
 
+/// [`StorageBackend::put_new_verified`] without overlap: wait for the check, then
+/// [`put_new`](StorageBackend::put_new).
+pub(crate) async fn put_new_once_verified<B: StorageBackend + ?Sized>(
+    backend: &B,
+    chunk_id: &ChunkId,
+    data: Bytes,
+    verified: Check,
+) -> Result<Option<bool>> {
+    if !verified.await {
+        return Ok(None);
+    }
+    backend.put_new(chunk_id, data).await.map(Some)
+}
+
 /// Storage backend trait for chunk (shard) persistence.
 #[async_trait]
 pub trait StorageBackend: Send + Sync + 'static {
@@ -73,10 +87,7 @@ pub trait StorageBackend: Send + Sync + 'static {
         data: Bytes,
         verified: Check,
     ) -> Result<Option<bool>> {
-        if !verified.await {
-            return Ok(None);
-        }
-        self.put_new(chunk_id, data).await.map(Some)
+        put_new_once_verified(self, chunk_id, data, verified).await
     }
     /// Retrieve a chunk.
     async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;

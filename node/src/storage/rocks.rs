@@ -30,7 +30,9 @@ use rocksdb::{
 };
 
 use super::files::{ShardFiles, Staged};
-use super::{Check, Result, ServedRecord, StorageBackend, StorageError, StorageStats};
+use super::{
+    Check, Result, ServedRecord, StorageBackend, StorageError, StorageStats, put_new_once_verified,
+};
 use tonic::codegen::Bytes;
 
 const CF_SHARDS: &str = "shards";
@@ -443,13 +445,10 @@ impl StorageBackend for RocksBackend {
         data: Bytes,
         verified: Check,
     ) -> Result<Option<bool>> {
-        let id = *id;
         if data.len() < self.inner.file_min {
-            if !verified.await {
-                return Ok(None);
-            }
-            return self.put_new(&id, data).await.map(Some);
+            return put_new_once_verified(self, id, data, verified).await;
         }
+        let id = *id;
         // A shard file takes milliseconds of disk time, its hash as long again in CPU
         // time: write the bytes aside while they are checked, and let the check decide
         // whether they become the shard's file.
