@@ -1,5 +1,6 @@
 //! Starting and stopping a node: bind listeners, spawn the gRPC server, the metrics
-//! endpoint, the scrubber and the gateway link, all stopped by one cancellation token.
+//! endpoint, the scrubber, storage upkeep and the gateway link, all stopped by one
+//! cancellation token.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -212,6 +213,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         tasks.push(tokio::spawn(scrub::run(state.clone(), sc, cancel.clone())));
     }
 
+    tasks.push(tokio::spawn(maintain(state.clone(), cancel.clone())));
+
     if !cfg.gateway.url.is_empty() {
         let lc = gateway_link::LinkConfig::from_config(&cfg, advertise.clone());
         tasks.push(tokio::spawn(gateway_link::run(
@@ -233,4 +236,21 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
         server,
         tasks,
     })
+}
+
+/// How often the storage backend's upkeep runs.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+
+/// Storage upkeep ([`StorageBackend::maintain`]) once every [`MAINTAIN_EVERY`] until
+/// cancelled.
+async fn maintain(state: Arc<NodeState>, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(MAINTAIN_EVERY) => {}
+        }
+        if let Err(e) = state.backend.maintain().await {
+            tracing::warn!(error = %e, "storage upkeep failed");
+        }
+    }
 }

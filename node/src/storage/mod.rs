@@ -127,6 +127,12 @@ pub trait StorageBackend: Send + Sync + 'static {
     /// Storage statistics (`total_bytes` is the backend's own footprint on disk if known).
     async fn stats(&self) -> Result<StorageStats>;
 
+    /// Periodic upkeep that depends on how the store has been used (the node calls it
+    /// about once a minute).
+    async fn maintain(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Make everything written so far durable in the backend's long-term files (called on
     /// graceful shutdown; writes are already durable through the write-ahead log).
     async fn flush(&self) -> Result<()> {

@@ -16,10 +16,14 @@
 //! Every write ends in a synced WriteBatch: when `put` returns, the shard survives `kill -9`
 //! and power loss. Concurrent writers share fsyncs through RocksDB's group commit; a large
 //! shard's file is synced before the batch that records it.
+//!
+//! Blob garbage collection (which rewrites live shards to free blob files that deletes
+//! left mostly empty) is switched on only while there is garbage to collect
+//! ([`RocksBackend::maintain`](StorageBackend::maintain)).
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -52,6 +56,10 @@ const LOCK_STRIPES: usize = 64;
 /// Bytes a store's batch needs beside the shard: its header, three records with their
 /// column-family ids, 32-byte keys and varint lengths, and the meta value.
 const BATCH_OVERHEAD: usize = 256;
+/// Blob garbage collection goes on when garbage is at least this share of the blob bytes...
+const BLOB_GC_ON: f64 = 0.25;
+/// ...and off again when it is below this share.
+const BLOB_GC_OFF: f64 = 0.10;
 
 fn io(e: impl std::fmt::Display) -> StorageError {
     StorageError::Io(e.to_string())
@@ -70,6 +78,8 @@ struct Inner {
     /// Per-id striped locks keep accounting exact under concurrent puts and deletes of the
     /// same shard without serialising unrelated writes (which would defeat group commit).
     stripes: Vec<std::sync::Mutex<()>>,
+    /// Whether blob garbage collection is on ([`Inner::tune_blob_gc`]).
+    blob_gc: AtomicBool,
 }
 
 pub struct RocksBackend {
@@ -201,7 +211,10 @@ impl RocksBackend {
         shards.set_enable_blob_files(true);
         shards.set_min_blob_size(0);
         shards.set_blob_file_size(256 << 20);
-        shards.set_enable_blob_gc(true);
+        // Off until deletes leave garbage to collect: see `tune_blob_gc`. When on, blob files
+        // that are mostly garbage get compactions of their own.
+        shards.set_enable_blob_gc(false);
+        shards.set_blob_gc_force_threshold(BLOB_GC_ON);
         // Shards are compressed and encrypted already.
         shards.set_blob_compression_type(DBCompressionType::None);
         shards.set_compression_type(DBCompressionType::None);
@@ -256,7 +269,7 @@ impl RocksBackend {
         if swept > 0 {
             tracing::info!(files = swept, "removed shard files no record refers to");
         }
-        Ok(RocksBackend {
+        let backend = RocksBackend {
             inner: Arc::new(Inner {
                 db,
                 files,
@@ -269,8 +282,12 @@ impl RocksBackend {
                 stripes: (0..LOCK_STRIPES)
                     .map(|_| std::sync::Mutex::new(()))
                     .collect(),
+                blob_gc: AtomicBool::new(false),
             }),
-        })
+        };
+        // A store reopened with much garbage collects it from the start.
+        backend.inner.tune_blob_gc()?;
+        Ok(backend)
     }
 
     async fn read(&self, id: ChunkId, fill_cache: bool) -> Result<Option<Bytes>> {
@@ -417,11 +434,49 @@ impl Inner {
         Ok(true)
     }
 
+    /// Blob garbage collection relocates the live shards of the oldest blob files whenever
+    /// a compaction meets them, so that files which deletes left mostly empty can go. While
+    /// nothing was deleted that is pure cost: left on, it rewrote a quarter of the stored
+    /// shards at every compaction, took a seventh of a storing node's CPU time and halved
+    /// its 64 KiB store rate within a few GB. So it runs only while deleted (or replaced)
+    /// shards leave at least [`BLOB_GC_ON`] of the blob bytes as garbage, until that falls
+    /// below [`BLOB_GC_OFF`]. Returns whether it is on.
+    fn tune_blob_gc(&self) -> Result<bool> {
+        let cf = self.cf(CF_SHARDS);
+        let prop = |name: &str| {
+            self.db
+                .property_int_value_cf(cf, name)
+                .map_err(io)
+                .map(|v| v.unwrap_or(0))
+        };
+        // Garbage counts once a compaction has dropped the deleted shards' references.
+        let live = prop("rocksdb.live-blob-file-size")?;
+        let garbage = prop("rocksdb.live-blob-file-garbage-size")?;
+        let on = self.blob_gc.load(Ordering::Relaxed);
+        let want = blob_gc_wanted(on, garbage, live);
+        if want != on {
+            let value = if want { "true" } else { "false" };
+            self.db
+                .set_options_cf(cf, &[("enable_blob_garbage_collection", value)])
+                .map_err(io)?;
+            self.blob_gc.store(want, Ordering::Relaxed);
+            tracing::info!(garbage, live, on = want, "blob garbage collection switched");
+        }
+        Ok(want)
+    }
+
     fn lock(&self, id: &ChunkId) -> std::sync::MutexGuard<'_, ()> {
         self.stripes[id.0[0] as usize % LOCK_STRIPES]
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Whether blob garbage collection should run, given whether it runs now: on from
+/// [`BLOB_GC_ON`] garbage, off below [`BLOB_GC_OFF`] (apart, so it does not flap).
+fn blob_gc_wanted(on: bool, garbage: u64, live: u64) -> bool {
+    let share = garbage as f64 / live.max(1) as f64;
+    share >= if on { BLOB_GC_OFF } else { BLOB_GC_ON }
 }
 
 #[async_trait]
@@ -560,6 +615,10 @@ impl StorageBackend for RocksBackend {
             })
         })
         .await
+    }
+
+    async fn maintain(&self) -> Result<()> {
+        self.blocking(|s| s.tune_blob_gc().map(|_| ())).await
     }
 
     async fn flush(&self) -> Result<()> {
@@ -877,6 +936,116 @@ mod tests {
                 "the shard went to a blob file"
             );
         }
+    }
+
+    /// Names of the store's blob files.
+    fn blob_files(dir: &Path) -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".blob"))
+            .collect()
+    }
+
+    /// A full compaction of the shards, the bottommost level included (by default a manual
+    /// compaction skips it when everything is there already).
+    fn compact_shards(b: &RocksBackend) {
+        let cf = b.inner.cf(CF_SHARDS);
+        let mut opts = rocksdb::CompactOptions::default();
+        opts.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        b.inner
+            .db
+            .compact_range_cf_opt(cf, None::<&[u8]>, None::<&[u8]>, &opts);
+    }
+
+    fn live_blob_bytes(b: &RocksBackend) -> u64 {
+        let cf = b.inner.cf(CF_SHARDS);
+        let v = b
+            .inner
+            .db
+            .property_int_value_cf(cf, "rocksdb.live-blob-file-size");
+        v.unwrap().unwrap()
+    }
+
+    #[test]
+    fn blob_collection_switches_with_a_gap_between_on_and_off() {
+        assert!(!blob_gc_wanted(false, 0, 0));
+        assert!(!blob_gc_wanted(false, 24, 100));
+        assert!(blob_gc_wanted(false, 25, 100));
+        // Once on, it stays on until garbage falls below the lower share.
+        assert!(blob_gc_wanted(true, 24, 100));
+        assert!(blob_gc_wanted(true, 10, 100));
+        assert!(!blob_gc_wanted(true, 9, 100));
+    }
+
+    #[tokio::test]
+    async fn blob_files_are_rewritten_only_once_deletes_leave_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RocksBackend::open(dir.path()).unwrap();
+        // Four blob files of 32 shards each.
+        let mut shards = Vec::new();
+        for f in 0..4u8 {
+            for i in 0..32u8 {
+                let (id, data) = big(64 * 1024, f * 32 + i);
+                b.put(&id, data.clone()).await.unwrap();
+                shards.push((id, data));
+            }
+            b.flush().await.unwrap();
+        }
+        let blobs = blob_files(dir.path());
+        assert_eq!(blobs.len(), 4);
+
+        // Nothing deleted, nothing to collect: a full compaction leaves every blob file
+        // as it was (with collection on, it would rewrite the oldest).
+        b.maintain().await.unwrap();
+        assert!(!b.inner.blob_gc.load(Ordering::Relaxed));
+        compact_shards(&b);
+        assert_eq!(blob_files(dir.path()), blobs);
+
+        // Three shards of every four deleted: once a compaction has dropped them, the
+        // garbage counts and collection goes on.
+        for (id, _) in shards.iter().skip(1).step_by(2) {
+            assert!(b.delete(id).await.unwrap());
+        }
+        for (id, _) in shards.iter().skip(2).step_by(4) {
+            assert!(b.delete(id).await.unwrap());
+        }
+        b.flush().await.unwrap();
+        compact_shards(&b);
+        let before = live_blob_bytes(&b);
+        b.maintain().await.unwrap();
+        assert!(b.inner.blob_gc.load(Ordering::Relaxed));
+        // A store reopened with that garbage collects it from the start.
+        drop(b);
+        let b = RocksBackend::open(dir.path()).unwrap();
+        assert!(b.inner.blob_gc.load(Ordering::Relaxed));
+        // The next compaction frees the space, and more follow until the garbage is gone.
+        compact_shards(&b);
+        assert!(
+            live_blob_bytes(&b) < before,
+            "{} !< {before}",
+            live_blob_bytes(&b)
+        );
+        assert_ne!(blob_files(dir.path()), blobs);
+        for (n, (id, data)) in shards.iter().enumerate() {
+            let kept = n % 4 == 0;
+            let got = b.get(id).await.unwrap();
+            assert_eq!(got.as_deref(), kept.then_some(&data[..]), "shard {n}");
+        }
+        // Each compaction collects the oldest quarter of the blob files; with the garbage
+        // gone, collection goes off again.
+        for _ in 0..8 {
+            b.maintain().await.unwrap();
+            if !b.inner.blob_gc.load(Ordering::Relaxed) {
+                break;
+            }
+            compact_shards(&b);
+        }
+        assert!(
+            !b.inner.blob_gc.load(Ordering::Relaxed),
+            "garbage left: collection stayed on"
+        );
+        assert!(live_blob_bytes(&b) < before / 2);
     }
 
     #[tokio::test]
