@@ -1,6 +1,7 @@
 //! StoreChunk and GetChunk over loopback against a RocksDB node, beside the raw sequential
 //! write speed (with fsync) of the same disk, measured in the same run.
-//! `cargo bench -p cyxcloud-node --bench node` (set CYX_BENCH_DIR to choose the disk).
+//! `cargo bench -p cyxcloud-node --bench node` (set CYX_BENCH_DIR to choose the disk,
+//! CYX_BENCH_SUSTAINED=N for N rounds of 64 KiB stores instead of the usual phases).
 
 use std::io::Write;
 use std::time::Instant;
@@ -211,6 +212,30 @@ async fn bench() {
     let pk = node.state.public_key;
     let url = format!("http://{}", node.grpc_addr);
 
+    // CYX_BENCH_SUSTAINED=N: instead of the phases below, N rounds of 8,000 64 KiB stores
+    // (8 clients), then the raw 64 KiB write again. Shows whether the store rate holds as
+    // RocksDB compacts, and whether background work is still running on the disk afterwards.
+    if let Some(rounds) = std::env::var("CYX_BENCH_SUSTAINED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        for k in 0..rounds {
+            let r = run(&url, 8, 64 * 1024, 1000, true, &gw, pk, 10 + k).await;
+            print(
+                &format!("StoreChunk 64 KiB, 8 clients, round {}", k + 1),
+                &r,
+                raw64k,
+            );
+        }
+        let after = raw_fsync_write(dir.path(), 64 * 1024, 32 * MIB);
+        println!(
+            "{:<44} {after:>8.0} MB/s",
+            "raw 64 KiB write + fsync, after the rounds"
+        );
+        node.shutdown();
+        node.wait().await.unwrap();
+        return;
+    }
     let r = run(&url, 1, 8 * MIB, 24, true, &gw, pk, 1).await;
     print("StoreChunk 8 MiB, 1 client", &r, raw8);
     let r = run(&url, 8, 8 * MIB, 6, true, &gw, pk, 2).await;
