@@ -455,29 +455,31 @@ impl Inner {
     /// shards at every compaction, took a seventh of a storing node's CPU time and halved
     /// its 64 KiB store rate within a few GB. So it runs only while deleted (or replaced)
     /// shards leave at least [`BLOB_GC_ON`] of the blob bytes as garbage, until that falls
-    /// below [`BLOB_GC_OFF`]. Returns whether it is on.
-    fn tune_blob_gc(&self) -> Result<bool> {
-        let cf = self.cf(CF_SHARDS);
-        let prop = |name: &str| {
-            self.db
-                .property_int_value_cf(cf, name)
-                .map_err(io)
-                .map(|v| v.unwrap_or(0))
-        };
+    /// below [`BLOB_GC_OFF`].
+    fn tune_blob_gc(&self) -> Result<()> {
         // Garbage counts once a compaction has dropped the deleted shards' references.
-        let live = prop("rocksdb.live-blob-file-size")?;
-        let garbage = prop("rocksdb.live-blob-file-garbage-size")?;
+        let live = self.shards_property("rocksdb.live-blob-file-size")?;
+        let garbage = self.shards_property("rocksdb.live-blob-file-garbage-size")?;
         let on = self.blob_gc.load(Ordering::Relaxed);
         let want = blob_gc_wanted(on, garbage, live);
         if want != on {
             let value = if want { "true" } else { "false" };
             self.db
-                .set_options_cf(cf, &[("enable_blob_garbage_collection", value)])
+                .set_options_cf(
+                    self.cf(CF_SHARDS),
+                    &[("enable_blob_garbage_collection", value)],
+                )
                 .map_err(io)?;
             self.blob_gc.store(want, Ordering::Relaxed);
             tracing::info!(garbage, live, on = want, "blob garbage collection switched");
         }
-        Ok(want)
+        Ok(())
+    }
+
+    /// An integer property of the shards column family (0 when RocksDB has none).
+    fn shards_property(&self, name: &str) -> Result<u64> {
+        let v = self.db.property_int_value_cf(self.cf(CF_SHARDS), name);
+        Ok(v.map_err(io)?.unwrap_or(0))
     }
 
     fn lock(&self, id: &ChunkId) -> std::sync::MutexGuard<'_, ()> {
@@ -612,15 +614,8 @@ impl StorageBackend for RocksBackend {
 
     async fn stats(&self) -> Result<StorageStats> {
         self.blocking(|s| {
-            let cf = s.cf(CF_SHARDS);
-            let blob =
-                s.db.property_int_value_cf(cf, "rocksdb.total-blob-file-size")
-                    .map_err(io)?
-                    .unwrap_or(0);
-            let sst =
-                s.db.property_int_value_cf(cf, "rocksdb.live-sst-files-size")
-                    .map_err(io)?
-                    .unwrap_or(0);
+            let blob = s.shards_property("rocksdb.total-blob-file-size")?;
+            let sst = s.shards_property("rocksdb.live-sst-files-size")?;
             Ok(StorageStats {
                 total_bytes: blob + sst + s.file_bytes.load(Ordering::Relaxed),
                 used_bytes: s.used.load(Ordering::Relaxed),
@@ -633,7 +628,7 @@ impl StorageBackend for RocksBackend {
     }
 
     async fn maintain(&self) -> Result<()> {
-        self.blocking(|s| s.tune_blob_gc().map(|_| ())).await
+        self.blocking(|s| s.tune_blob_gc()).await
     }
 
     async fn flush(&self) -> Result<()> {
@@ -943,11 +938,7 @@ mod tests {
             let b = RocksBackend::open(dir.path()).unwrap();
             assert_eq!(b.get(&id).await.unwrap().as_deref(), Some(&data[..]));
             assert!(
-                std::fs::read_dir(dir.path()).unwrap().any(|e| e
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .ends_with(".blob")),
+                !blob_files(dir.path()).is_empty(),
                 "the shard went to a blob file"
             );
         }
@@ -974,12 +965,9 @@ mod tests {
     }
 
     fn live_blob_bytes(b: &RocksBackend) -> u64 {
-        let cf = b.inner.cf(CF_SHARDS);
-        let v = b
-            .inner
-            .db
-            .property_int_value_cf(cf, "rocksdb.live-blob-file-size");
-        v.unwrap().unwrap()
+        b.inner
+            .shards_property("rocksdb.live-blob-file-size")
+            .unwrap()
     }
 
     #[test]
