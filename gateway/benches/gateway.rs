@@ -81,6 +81,32 @@ where
     }
 }
 
+/// 4 clients reading `{name}-{round}-{client}` back, `rounds` each: MB/s and CPU ms per MB
+/// (the whole process).
+async fn get_rounds(s3: &aws_sdk_s3::Client, name: &str, rounds: usize) -> (f64, f64) {
+    let (t, c0) = (Instant::now(), cyxcloud_node::sys::process_cpu_seconds());
+    let (s3, name) = (s3.clone(), name.to_string());
+    four_clients(rounds, move |r, c| {
+        let get = s3
+            .get_object()
+            .bucket("bench")
+            .key(format!("{name}-{r}-{c}"))
+            .send();
+        async move {
+            let mut body = get.await.unwrap().body;
+            let mut n = 0;
+            while let Some(b) = body.try_next().await.unwrap() {
+                n += b.len();
+            }
+            assert_eq!(n, 64 * MIB);
+        }
+    })
+    .await;
+    let mb = (rounds * 4 * 64 * MIB) as f64 / 1e6;
+    let cpu = cyxcloud_node::sys::process_cpu_seconds() - c0;
+    (mb / t.elapsed().as_secs_f64(), cpu * 1e3 / mb)
+}
+
 /// 4 clients putting `body` `rounds` times each, as `{name}-{round}-{client}`.
 async fn put_rounds(
     s3: &aws_sdk_s3::Client,
@@ -211,30 +237,17 @@ async fn bench() {
         }
     }
 
-    // Each client reads back its own objects, one after the other.
-    let (t, c0) = (Instant::now(), cpu());
-    let reader = s3.clone();
-    four_clients(rounds, move |r, c| {
-        let get = reader
-            .get_object()
-            .bucket("bench")
-            .key(format!("big-{r}-{c}"))
-            .send();
-        async move {
-            let mut body = get.await.unwrap().body;
-            let mut n = 0;
-            while let Some(b) = body.try_next().await.unwrap() {
-                n += b.len();
-            }
-            assert_eq!(n, 64 * MIB);
-        }
-    })
-    .await;
-    let get = (rounds * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6;
+    // Each client reads back its own objects, one after the other. The first pass is the
+    // gateway's first GETs since it started: its receive and decode buffers take fresh
+    // memory (page faults and zeroing) until they reach their peak. A gateway in service
+    // reuses that memory, so the second pass is the one held to the target.
+    let (first, first_cpu) = get_rounds(&s3, "signed", rounds).await;
     println!(
-        "64 MiB GET, 4 clients: {get:.0} MB/s (target >= 1000), {:.2} ms CPU/MB",
-        cpu_per_mb(c0)
+        "64 MiB GET, 4 clients, the gateway's first reads (untimed warm-up): {first:.0} MB/s, \
+         {first_cpu:.2} ms CPU/MB"
     );
+    let (get, get_cpu) = get_rounds(&s3, "big", rounds).await;
+    println!("64 MiB GET, 4 clients: {get:.0} MB/s (target >= 1000), {get_cpu:.2} ms CPU/MB");
 
     // 4 KiB objects, 16 clients, a fixed time each way.
     let small = Arc::new(random(4096, 2));
