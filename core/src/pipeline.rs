@@ -386,6 +386,22 @@ pub struct DecodedChunk<'a> {
     pub corrupt: Vec<usize>,
 }
 
+/// How [`ChunkDecoder::decode`] checks the shards it copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShardCheck {
+    /// Not one by one: the chunk's own checks cover every byte of the shards used.
+    Whole,
+    /// Each shard against its id, so that corrupt ones are named and left out.
+    EachShard,
+}
+
+/// Where a decode left the plaintext: `out` (decompressed) or `buf`, at `range`.
+struct Placed {
+    in_out: bool,
+    range: std::ops::Range<usize>,
+    corrupt: Vec<usize>,
+}
+
 /// Copy `src` into `dst` and hash it on the way, in pieces that stay in cache, so the shard
 /// is pulled from memory once. True when it hashes to `id`; `dst` is garbage otherwise.
 fn copy_verified(src: &[u8], dst: &mut [u8], id: &ChunkId) -> bool {
@@ -430,7 +446,17 @@ impl ChunkDecoder {
     }
 
     /// Decode one chunk from whichever shards are at hand (`None` for missing ones). Only
-    /// the first `k` shards that verify are used.
+    /// the first `k` usable shards are used.
+    ///
+    /// The shards are first taken as they are, unhashed: the chunk checks itself, and that
+    /// covers every byte of the `k` shards used. The header is compared field by field with
+    /// the entry (its reserved bytes must be zero), the data is authenticated by its GCM tags
+    /// (or, for a plain chunk, by its content hash), and the erasure padding must be zero.
+    /// A wrong byte in a data shard lands in one of those; a wrong byte in a parity shard
+    /// used for a rebuild changes at least one rebuilt byte at the same offset (with an MDS
+    /// code, no `k - 1` shards determine the data). Only if that fails is each shard checked
+    /// against its id, so that the corrupt ones are named and left out. A healthy chunk costs
+    /// one pass of the chunk's own check instead of a BLAKE3 pass over every shard as well.
     pub fn decode<'s>(
         &'s mut self,
         object: &ObjectId,
@@ -439,7 +465,7 @@ impl ChunkDecoder {
         key: Option<&DataKey>,
     ) -> Result<DecodedChunk<'s>> {
         let profile = self.coder.profile();
-        let (k, total) = (profile.data_shards(), profile.total_shards());
+        let total = profile.total_shards();
         if shards.len() != total || entry.shards.len() != total {
             return Err(Error::Erasure(format!(
                 "{} shards offered and {} ids for profile {profile}",
@@ -458,6 +484,34 @@ impl ChunkDecoder {
                 actual: shard_len as u64,
             });
         }
+        if entry.flags.encrypted() && (key.is_none() || entry.nonce.is_none()) {
+            return Err(Error::KeyRequired);
+        }
+        let placed = match self.decode_checked(object, entry, shards, key, ShardCheck::Whole) {
+            Ok(p) => p,
+            // Some shard is wrong (or the key is): find out which, one by one.
+            Err(_) => self.decode_checked(object, entry, shards, key, ShardCheck::EachShard)?,
+        };
+        let buf = if placed.in_out { &self.out } else { &self.buf };
+        Ok(DecodedChunk {
+            data: &buf[placed.range],
+            corrupt: placed.corrupt,
+        })
+    }
+
+    /// [`decode`](Self::decode) with the shards checked as `check` says, once the entry's
+    /// sizes are known to be sound.
+    fn decode_checked(
+        &mut self,
+        object: &ObjectId,
+        entry: &ChunkEntry,
+        shards: &[Option<&[u8]>],
+        key: Option<&DataKey>,
+        check: ShardCheck,
+    ) -> Result<Placed> {
+        let profile = self.coder.profile();
+        let (k, total) = (profile.data_shards(), profile.total_shards());
+        let shard_len = entry.shard_size as usize;
         ensure_len(&mut self.buf, shard_len * total);
         let stripes = &mut self.buf[..shard_len * total];
 
@@ -470,7 +524,15 @@ impl ChunkDecoder {
             }
             let Some(s) = shard else { continue };
             let dst = &mut stripes[i * shard_len..(i + 1) * shard_len];
-            if s.len() == shard_len && copy_verified(s, dst, &entry.shards[i]) {
+            let ok = s.len() == shard_len
+                && match check {
+                    ShardCheck::Whole => {
+                        dst.copy_from_slice(s);
+                        true
+                    }
+                    ShardCheck::EachShard => copy_verified(s, dst, &entry.shards[i]),
+                };
+            if ok {
                 present[i] = true;
                 valid += 1;
             } else {
@@ -517,7 +579,7 @@ impl ChunkDecoder {
         }
 
         let data = &mut blob_region[HEADER_LEN..blob_len];
-        let plain: &[u8] = if header.flags.encrypted() {
+        let plain_len = if header.flags.encrypted() {
             let key = key.ok_or(Error::KeyRequired)?;
             let nonce = entry.nonce.ok_or(Error::KeyRequired)?;
             let chunk_key = key.chunk_key(object, entry.index);
@@ -542,27 +604,34 @@ impl ChunkDecoder {
                 dst += opened;
                 segment += 1;
             }
-            &data[..dst]
+            dst
         } else {
-            data
+            data.len()
         };
+        let plain = &data[..plain_len];
 
         let original = header.original_size as usize;
-        let data: &[u8] = if header.flags.compressed() {
+        if header.flags.compressed() {
             ensure_len(&mut self.out, original);
             compress::decompress_into(plain, &mut self.out[..original])?;
-            &self.out[..original]
+            Ok(Placed {
+                in_out: true,
+                range: 0..original,
+                corrupt,
+            })
+        } else if plain_len != original {
+            Err(Error::SizeMismatch {
+                what: "plaintext length",
+                expected: original as u64,
+                actual: plain_len as u64,
+            })
         } else {
-            if plain.len() != original {
-                return Err(Error::SizeMismatch {
-                    what: "plaintext length",
-                    expected: original as u64,
-                    actual: plain.len() as u64,
-                });
-            }
-            plain
-        };
-        Ok(DecodedChunk { data, corrupt })
+            Ok(Placed {
+                in_out: false,
+                range: HEADER_LEN..HEADER_LEN + plain_len,
+                corrupt,
+            })
+        }
     }
 
     /// [`decode`](Self::decode), handing over the buffer that holds the plaintext instead of
