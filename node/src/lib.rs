@@ -13,6 +13,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod direct_get;
 pub mod gateway_link;
 pub mod identity;
 pub mod metrics;

@@ -150,6 +150,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
+    let svc = crate::direct_get::DirectGet::new(svc, state.clone());
     let c = cancel.clone();
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()

@@ -214,6 +214,29 @@ async fn observed<T>(
     r
 }
 
+/// GetChunk's answer. Servers answer through [`crate::direct_get`], which sends the shard
+/// without copying it into tonic's encode buffer; this is also the generated service's
+/// handler, so both answer alike.
+pub(crate) async fn get_chunk(
+    state: &NodeState,
+    r: GetChunkRequest,
+) -> Result<GetChunkResponse, Status> {
+    observed(state, "GetChunk", async {
+        let id = parse_id(r.chunk_id.as_ref())?;
+        let data = state.fetch(id, &r.grant).await?;
+        Ok(GetChunkResponse {
+            found: data.is_some(),
+            metadata: data.as_ref().map(|d| ChunkMetadata {
+                original_size: d.len() as u64,
+                stored_size: d.len() as u64,
+                ..Default::default()
+            }),
+            data: data.unwrap_or_default(),
+        })
+    })
+    .await
+}
+
 type FetchStream = Pin<Box<dyn Stream<Item = Result<ChunkData, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -241,21 +264,9 @@ impl ChunkService for ChunkServiceImpl {
         &self,
         r: Request<GetChunkRequest>,
     ) -> Result<Response<GetChunkResponse>, Status> {
-        let r = r.into_inner();
-        observed(&self.state, "GetChunk", async {
-            let id = parse_id(r.chunk_id.as_ref())?;
-            let data = self.state.fetch(id, &r.grant).await?;
-            Ok(Response::new(GetChunkResponse {
-                found: data.is_some(),
-                metadata: data.as_ref().map(|d| ChunkMetadata {
-                    original_size: d.len() as u64,
-                    stored_size: d.len() as u64,
-                    ..Default::default()
-                }),
-                data: data.unwrap_or_default(),
-            }))
-        })
-        .await
+        get_chunk(&self.state, r.into_inner())
+            .await
+            .map(Response::new)
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "DeleteChunk"))]

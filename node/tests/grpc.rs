@@ -489,3 +489,43 @@ fn shard_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn get_chunk_is_answered_by_the_direct_path_and_sends_the_shard_whole() {
+    let Setup {
+        dir: _dir,
+        node,
+        pk,
+        mut c,
+    } = setup(1.0).await;
+    // Large enough for a file of its own, several HTTP/2 frames, and a multi-byte length.
+    let (id, data) = shard(3 << 20, 5);
+    c.store_chunk(store_req(
+        id,
+        data.clone(),
+        grant(GrantOp::Store, pk, id, 3 << 20),
+    ))
+    .await
+    .unwrap();
+    let got = c
+        .get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 4 << 20)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(got.found);
+    assert_eq!(got.data, data);
+    let meta = got.metadata.expect("metadata of a found shard");
+    assert_eq!((meta.original_size, meta.stored_size), (3 << 20, 3 << 20));
+    // A request body beyond the direct path's limit is refused before the grant is read,
+    // which the generated service would have rejected as a malformed grant instead.
+    let err = c
+        .get_chunk(get_req(id, Bytes::from(vec![0u8; 20_000])))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    // The read that reached the handler was counted under GetChunk, as the generated
+    // service counts it; a request refused while it is read is not (nor is it there).
+    let m = &node.state.metrics;
+    assert_eq!(m.requests("GetChunk", Code::Ok), 1);
+    assert_eq!(m.requests("GetChunk", Code::ResourceExhausted), 0);
+}
