@@ -39,11 +39,7 @@ async fn store_get_stream_fetch_verify_delete() {
     ))
     .await
     .unwrap();
-    let got = c
-        .get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 1 << 20)))
-        .await
-        .unwrap()
-        .into_inner();
+    let got = get(&mut c, pk, id).await;
     assert!(got.found);
     assert_eq!(got.data, data);
     // Reads are served from the cache, and add nothing to it.
@@ -500,18 +496,8 @@ async fn get_chunk_is_answered_by_the_direct_path_and_sends_the_shard_whole() {
     } = setup(1.0).await;
     // Large enough for a file of its own, several HTTP/2 frames, and a multi-byte length.
     let (id, data) = shard(3 << 20, 5);
-    c.store_chunk(store_req(
-        id,
-        data.clone(),
-        grant(GrantOp::Store, pk, id, 3 << 20),
-    ))
-    .await
-    .unwrap();
-    let got = c
-        .get_chunk(get_req(id, grant(GrantOp::Get, pk, id, 4 << 20)))
-        .await
-        .unwrap()
-        .into_inner();
+    put(&mut c, pk, id, data.clone()).await;
+    let got = get(&mut c, pk, id).await;
     assert!(got.found);
     assert_eq!(got.data, data);
     let meta = got.metadata.expect("metadata of a found shard");

@@ -112,13 +112,22 @@ pub fn get_req(id: ChunkId, grant: Bytes) -> GetChunkRequest {
 
 /// Store a shard under a fresh store grant; panics on refusal.
 pub async fn put(c: &mut ChunkServiceClient<Channel>, node: [u8; 32], id: ChunkId, data: Bytes) {
-    c.store_chunk(store_req(
-        id,
-        data,
-        grant(GrantOp::Store, node, id, 1 << 20),
-    ))
-    .await
-    .unwrap();
+    let max = (data.len() as u64).max(1 << 20);
+    c.store_chunk(store_req(id, data, grant(GrantOp::Store, node, id, max)))
+        .await
+        .unwrap();
+}
+
+/// Read a shard under a get grant of 16 MiB; panics on refusal.
+pub async fn get(
+    c: &mut ChunkServiceClient<Channel>,
+    node: [u8; 32],
+    id: ChunkId,
+) -> GetChunkResponse {
+    c.get_chunk(get_req(id, grant(GrantOp::Get, node, id, 16 << 20)))
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 /// A RocksDB node in a fresh directory, its public key and a connected client.
