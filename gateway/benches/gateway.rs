@@ -81,10 +81,18 @@ where
     }
 }
 
-/// 4 clients reading `{name}-{round}-{client}` back, `rounds` each: MB/s and CPU ms per MB
-/// (the whole process).
-async fn get_rounds(s3: &aws_sdk_s3::Client, name: &str, rounds: usize) -> (f64, f64) {
+/// Run `work`, which moves `bytes` bytes of objects: MB/s, and CPU ms per MB for the whole
+/// process (gateway, nodes and clients together, steadier than MB/s on a shared machine).
+async fn timed(bytes: usize, work: impl std::future::Future<Output = ()>) -> (f64, f64) {
     let (t, c0) = (Instant::now(), cyxcloud_node::sys::process_cpu_seconds());
+    work.await;
+    let mb = bytes as f64 / 1e6;
+    let cpu = cyxcloud_node::sys::process_cpu_seconds() - c0;
+    (mb / t.elapsed().as_secs_f64(), cpu * 1e3 / mb)
+}
+
+/// 4 clients reading `{name}-{round}-{client}` back, `rounds` each.
+async fn get_rounds(s3: &aws_sdk_s3::Client, name: &str, rounds: usize) {
     let (s3, name) = (s3.clone(), name.to_string());
     four_clients(rounds, move |r, c| {
         let get = s3
@@ -102,9 +110,6 @@ async fn get_rounds(s3: &aws_sdk_s3::Client, name: &str, rounds: usize) -> (f64,
         }
     })
     .await;
-    let mb = (rounds * 4 * 64 * MIB) as f64 / 1e6;
-    let cpu = cyxcloud_node::sys::process_cpu_seconds() - c0;
-    (mb / t.elapsed().as_secs_f64(), cpu * 1e3 / mb)
 }
 
 /// 4 clients putting `body` `rounds` times each, as `{name}-{round}-{client}`.
@@ -198,31 +203,27 @@ async fn bench() {
     let profile = cyxcloud_core::ErasureProfile::STANDARD;
     println!("plain file copy + fsync, {rounds} rounds of 4 writers x 64 MiB: {copy:.0} MB/s");
 
-    let cpu = cyxcloud_node::sys::process_cpu_seconds;
     // A node in service has a full read cache, so each shard it stores evicts an older one
     // and reuses its memory. Fill the caches first (3.5 GiB for 14 nodes here) so the timed
     // rounds measure that, not the first touch of the caches' memory.
     let warm_objects = (cache_bytes as f64 / (64 * MIB) as f64 / profile.expansion()).ceil();
     let warm_rounds = (warm_objects as usize).div_ceil(4) + 1;
-    let t = Instant::now();
-    put_rounds(&s3, &big, "warm", warm_rounds, false).await;
+    let (warm, _) = timed(
+        warm_rounds * 4 * 64 * MIB,
+        put_rounds(&s3, &big, "warm", warm_rounds, false),
+    )
+    .await;
     println!(
-        "64 MiB PUT, 4 clients, while the nodes' read caches fill (untimed warm-up): {:.0} MB/s",
-        (warm_rounds * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6
+        "64 MiB PUT, 4 clients, while the nodes' read caches fill (untimed warm-up): {warm:.0} MB/s"
     );
-    // CPU time per MB of object, for the gateway, the 14 nodes and the clients together:
-    // steadier than MB/s on a shared machine.
-    let cpu_per_mb = |c0: f64| (cpu() - c0) * 1e3 / ((rounds * 4 * 64 * MIB) as f64 / 1e6);
+    let timed_bytes = rounds * 4 * 64 * MIB;
     // S3 clients over HTTPS (the AWS CLI, the SDKs, rclone) send `UNSIGNED-PAYLOAD` and
     // leave integrity to TLS and a CRC32 checksum; over plain HTTP they hash the whole
     // payload with SHA-256, and the gateway checks it. The first is how a gateway is used,
     // so it is the figure held to the target; the second is printed beside it.
     let put_target = 0.5 * copy / profile.expansion();
     for (signed, name) in [(false, "big"), (true, "signed")] {
-        let (t, c0) = (Instant::now(), cpu());
-        put_rounds(&s3, &big, name, rounds, signed).await;
-        let put = (rounds * 4 * 64 * MIB) as f64 / t.elapsed().as_secs_f64() / 1e6;
-        let cpu_mb = cpu_per_mb(c0);
+        let (put, cpu_mb) = timed(timed_bytes, put_rounds(&s3, &big, name, rounds, signed)).await;
         if signed {
             println!(
                 "64 MiB PUT, 4 clients, SHA-256-signed payloads: {put:.0} MB/s, \
@@ -241,12 +242,12 @@ async fn bench() {
     // gateway's first GETs since it started: its receive and decode buffers take fresh
     // memory (page faults and zeroing) until they reach their peak. A gateway in service
     // reuses that memory, so the second pass is the one held to the target.
-    let (first, first_cpu) = get_rounds(&s3, "signed", rounds).await;
+    let (first, first_cpu) = timed(timed_bytes, get_rounds(&s3, "signed", rounds)).await;
     println!(
         "64 MiB GET, 4 clients, the gateway's first reads (untimed warm-up): {first:.0} MB/s, \
          {first_cpu:.2} ms CPU/MB"
     );
-    let (get, get_cpu) = get_rounds(&s3, "big", rounds).await;
+    let (get, get_cpu) = timed(timed_bytes, get_rounds(&s3, "big", rounds)).await;
     println!("64 MiB GET, 4 clients: {get:.0} MB/s (target >= 1000), {get_cpu:.2} ms CPU/MB");
 
     // 4 KiB objects, 16 clients, a fixed time each way.
