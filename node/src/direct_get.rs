@@ -154,7 +154,7 @@ fn respond(mut r: GetChunkResponse) -> http::Response<Body> {
     }));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/grpc"),
+        tonic::metadata::GRPC_CONTENT_TYPE,
     );
     resp
 }
@@ -167,8 +167,10 @@ fn encode_head(r: &GetChunkResponse, data_len: usize) -> (Bytes, usize) {
     } else {
         1 + prost::encoding::encoded_len_varint(data_len as u64) + data_len
     };
-    let message_len = r.encoded_len() + data_field;
-    let mut head = BytesMut::with_capacity(5 + r.encoded_len() + 11);
+    let fields_len = r.encoded_len();
+    let message_len = fields_len + data_field;
+    // The prefix, the fields, and the data field's tag and length (at most 11 bytes).
+    let mut head = BytesMut::with_capacity(5 + fields_len + 11);
     head.put_u8(0);
     head.put_u32(message_len as u32);
     r.encode(&mut head)
