@@ -464,6 +464,22 @@ impl ChunkDecoder {
         shards: &[Option<&[u8]>],
         key: Option<&DataKey>,
     ) -> Result<DecodedChunk<'s>> {
+        let placed = self.place(object, entry, shards, key)?;
+        let buf = if placed.in_out { &self.out } else { &self.buf };
+        Ok(DecodedChunk {
+            data: &buf[placed.range],
+            corrupt: placed.corrupt,
+        })
+    }
+
+    /// [`decode`](Self::decode), telling which buffer holds the plaintext and where.
+    fn place(
+        &mut self,
+        object: &ObjectId,
+        entry: &ChunkEntry,
+        shards: &[Option<&[u8]>],
+        key: Option<&DataKey>,
+    ) -> Result<Placed> {
         let profile = self.coder.profile();
         let total = profile.total_shards();
         if shards.len() != total || entry.shards.len() != total {
@@ -487,16 +503,11 @@ impl ChunkDecoder {
         if entry.flags.encrypted() && (key.is_none() || entry.nonce.is_none()) {
             return Err(Error::KeyRequired);
         }
-        let placed = match self.decode_checked(object, entry, shards, key, ShardCheck::Whole) {
-            Ok(p) => p,
+        match self.decode_checked(object, entry, shards, key, ShardCheck::Whole) {
+            Ok(p) => Ok(p),
             // Some shard is wrong (or the key is): find out which, one by one.
-            Err(_) => self.decode_checked(object, entry, shards, key, ShardCheck::EachShard)?,
-        };
-        let buf = if placed.in_out { &self.out } else { &self.buf };
-        Ok(DecodedChunk {
-            data: &buf[placed.range],
-            corrupt: placed.corrupt,
-        })
+            Err(_) => self.decode_checked(object, entry, shards, key, ShardCheck::EachShard),
+        }
     }
 
     /// [`decode`](Self::decode) with the shards checked as `check` says, once the entry's
@@ -644,26 +655,16 @@ impl ChunkDecoder {
         shards: &[Option<&[u8]>],
         key: Option<&DataKey>,
     ) -> Result<OwnedChunk> {
-        let (at, len, corrupt) = {
-            let d = self.decode(object, entry, shards, key)?;
-            (d.data.as_ptr() as usize, d.data.len(), d.corrupt)
-        };
-        let offset_in = |v: &Vec<u8>| {
-            let base = v.as_ptr() as usize;
-            (at >= base && at + len <= base + v.len()).then(|| at - base)
-        };
-        let (buffer, offset) = if let Some(o) = offset_in(&self.out) {
-            (std::mem::take(&mut self.out), o)
-        } else if let Some(o) = offset_in(&self.buf) {
-            (std::mem::take(&mut self.buf), o)
+        let placed = self.place(object, entry, shards, key)?;
+        let buffer = std::mem::take(if placed.in_out {
+            &mut self.out
         } else {
-            // Only an empty plaintext can sit outside both buffers.
-            (Vec::new(), 0)
-        };
+            &mut self.buf
+        });
         Ok(OwnedChunk {
             buffer,
-            range: offset..offset + len,
-            corrupt,
+            range: placed.range,
+            corrupt: placed.corrupt,
         })
     }
 }
