@@ -14,6 +14,7 @@ use bytes::Bytes;
 use cyxcloud_core::ChunkId;
 use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
 use cyxcloud_proto::chunk::{GetChunkRequest, StoreChunkRequest};
+use cyxcloud_proto::frames;
 use tokio::sync::Notify;
 use tonic::transport::Channel;
 
@@ -158,6 +159,12 @@ impl NodePool {
     }
 
     fn client(&self, address: &str) -> Result<ChunkServiceClient<Channel>> {
+        Ok(ChunkServiceClient::new(self.channel(address)?)
+            .max_decoding_message_size(self.max_message)
+            .max_encoding_message_size(self.max_message))
+    }
+
+    fn channel(&self, address: &str) -> Result<Channel> {
         let mut c = self.channels.lock().unwrap_or_else(|e| e.into_inner());
         let ch = match c.get(address) {
             Some(ch) => ch.clone(),
@@ -174,9 +181,7 @@ impl NodePool {
                 ch
             }
         };
-        Ok(ChunkServiceClient::new(ch)
-            .max_decoding_message_size(self.max_message)
-            .max_encoding_message_size(self.max_message))
+        Ok(ch)
     }
 
     /// Order node ids fastest first (unknown nodes in the middle, failing ones last).
@@ -255,17 +260,25 @@ impl NodePool {
         grant: Bytes,
     ) -> Result<()> {
         let len = data.len();
-        let mut c = self.client(address)?;
+        let mut ch = self.channel(address)?;
         let permit = self.limiter.acquire().await;
         let t = Instant::now();
+        // The shard goes to the socket from `data` itself, not from a copy.
         let r = tokio::time::timeout(
             Self::deadline(len),
-            c.store_chunk(StoreChunkRequest {
-                chunk_id: Some(id.into()),
-                data,
-                metadata: None,
-                grant,
-            }),
+            frames::store_chunk(
+                &mut ch,
+                StoreChunkRequest {
+                    chunk_id: Some(id.into()),
+                    data,
+                    metadata: None,
+                    grant,
+                },
+                frames::Limits {
+                    encode: self.max_message,
+                    decode: self.max_message,
+                },
+            ),
         )
         .await;
         let out = match r {

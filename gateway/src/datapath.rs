@@ -28,6 +28,7 @@ use cyxcloud_core::pipeline::{ChunkDecoder, ChunkEncoder, ChunkOptions, max_enco
 use cyxcloud_core::{ChunkId, ErasureProfile, Manifest, ObjectId};
 use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
 use cyxcloud_proto::chunk::{self as cpb};
+use cyxcloud_proto::frames;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use md5::Digest;
 use tokio::sync::mpsc;
@@ -307,7 +308,8 @@ impl DataPath {
     ) -> (usize, NodeInfo, u32, Result<()>) {
         let started = Instant::now();
         let r = async {
-            let mut c = self.client(&node.id)?;
+            let mut ch = self.registry.channel(&node.id)?;
+            let max = self.registry.max_message();
             let grant = self
                 .signer
                 .grant(GrantOp::Store, &node.public_key, &id, data.len() as u64);
@@ -317,7 +319,13 @@ impl DataPath {
                 metadata: None,
                 grant: grant.into(),
             };
-            match tokio::time::timeout(self.cfg.node_timeout, c.store_chunk(req)).await {
+            // The shard goes to the socket from `data` itself, not from a copy.
+            let limits = frames::Limits {
+                encode: max,
+                decode: max,
+            };
+            let call = frames::store_chunk(&mut ch, req, limits);
+            match tokio::time::timeout(self.cfg.node_timeout, call).await {
                 Err(_) => Err(GatewayError::NodeTimeout),
                 Ok(Err(s)) => Err(GatewayError::Unavailable(format!(
                     "{}: {}",

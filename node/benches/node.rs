@@ -11,6 +11,7 @@ use cyxcloud_core::grant::{Grant, GrantOp, SigningKey};
 use cyxcloud_node::config::NodeConfig;
 use cyxcloud_proto::chunk::chunk_service_client::ChunkServiceClient;
 use cyxcloud_proto::chunk::{GetChunkRequest, StoreChunkRequest};
+use cyxcloud_proto::frames;
 use tonic::codegen::Bytes;
 
 const MIB: usize = 1 << 20;
@@ -110,26 +111,29 @@ async fn run(
         let url = url.to_string();
         let start = start.clone();
         tasks.push(tokio::spawn(async move {
-            let mut cl = ChunkServiceClient::new(
-                cyxcloud_proto::limits::shard_endpoint(url)
-                    .unwrap()
-                    .connect()
-                    .await
-                    .unwrap(),
-            )
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(limit);
+            let mut ch = cyxcloud_proto::limits::shard_endpoint(url)
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut cl = ChunkServiceClient::new(ch.clone())
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit);
+            let limits = frames::Limits {
+                encode: limit,
+                decode: limit,
+            };
             start.wait().await;
             for ((id, data), g) in shards.into_iter().zip(grants) {
                 if store {
-                    cl.store_chunk(StoreChunkRequest {
+                    // Sent as the gateway and the client send shards.
+                    let req = StoreChunkRequest {
                         chunk_id: Some(id.into()),
                         data,
                         metadata: None,
                         grant: g,
-                    })
-                    .await
-                    .unwrap();
+                    };
+                    frames::store_chunk(&mut ch, req, limits).await.unwrap();
                 } else {
                     let r = cl
                         .get_chunk(GetChunkRequest {

@@ -19,7 +19,8 @@ use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cyxcloud_proto::chunk::{GetChunkRequest, GetChunkResponse};
-use http_body::{Body as _, Frame};
+use cyxcloud_proto::frames::{Frames, message_frames};
+use http_body::Body as _;
 use prost::Message;
 use tonic::Status;
 use tonic::body::Body;
@@ -35,8 +36,8 @@ pub const GET_CHUNK_PATH: &str = "/cyxcloud.chunk.ChunkService/GetChunk";
 /// Largest GetChunk request accepted: an id and a grant take about 210 bytes.
 pub const MAX_REQUEST: usize = 16 * 1024;
 
-/// Protobuf field 2 (`data`), length-delimited: `(2 << 3) | 2`.
-const DATA_TAG: u8 = 0x12;
+/// The `data` field of GetChunkResponse.
+const DATA_FIELD: u32 = 2;
 
 /// Wraps the generated ChunkService server `S` and answers GetChunk itself.
 #[derive(Clone)]
@@ -142,16 +143,7 @@ fn decode_message(b: &[u8]) -> Result<GetChunkRequest, Status> {
 /// A GetChunk response as gRPC frames: the small fields, then the shard as it is.
 fn respond(mut r: GetChunkResponse) -> http::Response<Body> {
     let data = std::mem::take(&mut r.data);
-    let (head, total) = encode_head(&r, data.len());
-    let mut frames = VecDeque::from([head]);
-    if !data.is_empty() {
-        frames.push_back(data);
-    }
-    debug_assert_eq!(frames.iter().map(Bytes::len).sum::<usize>(), total);
-    let mut resp = http::Response::new(Body::new(Frames {
-        data: frames,
-        trailers: true,
-    }));
+    let mut resp = http::Response::new(Body::new(Frames::ok_response(encode(&r, data))));
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         tonic::metadata::GRPC_CONTENT_TYPE,
@@ -159,61 +151,9 @@ fn respond(mut r: GetChunkResponse) -> http::Response<Body> {
     resp
 }
 
-/// The gRPC prefix, `r`'s fields (its `data` left empty) and the header of a `data` field of
-/// `data_len` bytes; with the total length of the frames, prefix included.
-fn encode_head(r: &GetChunkResponse, data_len: usize) -> (Bytes, usize) {
-    let data_field = if data_len == 0 {
-        0
-    } else {
-        1 + prost::encoding::encoded_len_varint(data_len as u64) + data_len
-    };
-    let fields_len = r.encoded_len();
-    let message_len = fields_len + data_field;
-    // The prefix, the fields, and the data field's tag and length (at most 11 bytes).
-    let mut head = BytesMut::with_capacity(5 + fields_len + 11);
-    head.put_u8(0);
-    head.put_u32(message_len as u32);
-    r.encode(&mut head)
-        .expect("the buffer was sized for the message");
-    if data_len > 0 {
-        head.put_u8(DATA_TAG);
-        prost::encoding::encode_varint(data_len as u64, &mut head);
-    }
-    (head.freeze(), 5 + message_len)
-}
-
-/// A response body: data frames, then the `grpc-status: 0` trailers.
-struct Frames {
-    data: VecDeque<Bytes>,
-    trailers: bool,
-}
-
-impl http_body::Body for Frames {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        if let Some(d) = self.data.pop_front() {
-            return Poll::Ready(Some(Ok(Frame::data(d))));
-        }
-        if std::mem::take(&mut self.trailers) {
-            let mut t = http::HeaderMap::new();
-            t.insert("grpc-status", http::HeaderValue::from_static("0"));
-            return Poll::Ready(Some(Ok(Frame::trailers(t))));
-        }
-        Poll::Ready(None)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.data.is_empty() && !self.trailers
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        http_body::SizeHint::with_exact(self.data.iter().map(|d| d.len() as u64).sum())
-    }
+/// `r`'s fields (its `data` left empty) and then `data` as its `data` field, as frames.
+fn encode(r: &GetChunkResponse, data: Bytes) -> VecDeque<Bytes> {
+    message_frames(r, DATA_FIELD, data, &())
 }
 
 #[cfg(test)]
@@ -243,10 +183,10 @@ mod tests {
             };
             let mut small = r.clone();
             small.data = Bytes::new();
-            let (head, total) = encode_head(&small, len);
-            let mut wire = head.to_vec();
-            wire.extend_from_slice(&data);
-            assert_eq!(wire.len(), total, "len {len}");
+            let wire: Vec<u8> = encode(&small, data.clone())
+                .iter()
+                .flat_map(|f| f.to_vec())
+                .collect();
             // Same length prefix as the stock encoding, and the same message once decoded.
             let stock = framed(&r);
             assert_eq!(wire[..5], stock[..5], "len {len}");

@@ -5,6 +5,7 @@
 //! - [`metadata`]: bucket and object records.
 //! - [`gateway`]: GatewayService, the rich client's upload/commit/download operations.
 //! - [`codec`]: the prost codec every service uses, sized before it encodes.
+//! - [`frames`]: messages sent with their shard as the caller's buffer, not a copy.
 //! - [`limits`]: gRPC message size limits derived from chunk size and erasure profile.
 //! - [`serve`]: process lifecycle shared by the servers (graceful-shutdown signals).
 //!
@@ -24,6 +25,7 @@ pub mod gateway {
 }
 
 pub mod codec;
+pub mod frames;
 pub mod limits;
 pub mod serve;
 
