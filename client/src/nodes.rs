@@ -274,10 +274,7 @@ impl NodePool {
                     metadata: None,
                     grant,
                 },
-                frames::Limits {
-                    encode: self.max_message,
-                    decode: self.max_message,
-                },
+                frames::Limits::both(self.max_message),
             ),
         )
         .await;

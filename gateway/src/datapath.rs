@@ -309,7 +309,6 @@ impl DataPath {
         let started = Instant::now();
         let r = async {
             let mut ch = self.registry.channel(&node.id)?;
-            let max = self.registry.max_message();
             let grant = self
                 .signer
                 .grant(GrantOp::Store, &node.public_key, &id, data.len() as u64);
@@ -320,10 +319,7 @@ impl DataPath {
                 grant: grant.into(),
             };
             // The shard goes to the socket from `data` itself, not from a copy.
-            let limits = frames::Limits {
-                encode: max,
-                decode: max,
-            };
+            let limits = frames::Limits::both(self.registry.max_message());
             let call = frames::store_chunk(&mut ch, req, limits);
             match tokio::time::timeout(self.cfg.node_timeout, call).await {
                 Err(_) => Err(GatewayError::NodeTimeout),

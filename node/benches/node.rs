@@ -119,10 +119,7 @@ async fn run(
             let mut cl = ChunkServiceClient::new(ch.clone())
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit);
-            let limits = frames::Limits {
-                encode: limit,
-                decode: limit,
-            };
+            let limits = frames::Limits::both(limit);
             start.wait().await;
             for ((id, data), g) in shards.into_iter().zip(grants) {
                 if store {

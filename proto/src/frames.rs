@@ -128,6 +128,16 @@ pub struct Limits {
     pub decode: usize,
 }
 
+impl Limits {
+    /// The same limit for both directions, as shard traffic uses.
+    pub fn both(max: usize) -> Self {
+        Limits {
+            encode: max,
+            decode: max,
+        }
+    }
+}
+
 /// Call the unary method at `path` over `channel` with a message already in `frames`
 /// ([`message_frames`]), and decode its one response message. Statuses are read as
 /// tonic's generated clients read them: from the headers of a trailers-only answer, or
@@ -197,24 +207,23 @@ where
 /// ChunkService.StoreChunk with the shard sent from `req.data` as it is.
 pub async fn store_chunk(
     channel: &mut Channel,
-    mut req: StoreChunkRequest,
+    req: StoreChunkRequest,
     limits: Limits,
 ) -> Result<tonic::Response<StoreChunkResponse>, Status> {
+    unary(channel, STORE_CHUNK_PATH, store_frames(req), limits).await
+}
+
+/// A StoreChunk request as frames, its fields in field-number order: the id (field 1), the
+/// shard (field 2), then the metadata and the grant (fields 3 and 4).
+fn store_frames(mut req: StoreChunkRequest) -> VecDeque<Bytes> {
     let data = std::mem::take(&mut req.data);
-    // Fields 3 and 4 follow the payload (field 2); field 1 comes before it.
     let tail = StoreChunkRequest {
         chunk_id: None,
         data: Bytes::new(),
         metadata: req.metadata.take(),
         grant: std::mem::take(&mut req.grant),
     };
-    unary(
-        channel,
-        STORE_CHUNK_PATH,
-        message_frames(&req, 2, data, &tail),
-        limits,
-    )
-    .await
+    message_frames(&req, 2, data, &tail)
 }
 
 #[cfg(test)]
@@ -245,18 +254,10 @@ mod tests {
                     }),
                     grant: Bytes::from(vec![1; 170]),
                 };
-                let mut head = r.clone();
-                let data = std::mem::take(&mut head.data);
-                let tail = StoreChunkRequest {
-                    chunk_id: None,
-                    data: Bytes::new(),
-                    metadata: head.metadata.take(),
-                    grant: std::mem::take(&mut head.grant),
-                };
-                let frames = message_frames(&head, 2, data.clone(), &tail);
+                let frames = store_frames(r.clone());
                 // The payload is the caller's buffer itself, not a copy of it.
                 if len > 0 {
-                    assert_eq!(frames[1].as_ptr(), data.as_ptr(), "len {len}");
+                    assert_eq!(frames[1].as_ptr(), r.data.as_ptr(), "len {len}");
                 }
                 let wire: Vec<u8> = frames.iter().flat_map(|f| f.iter().copied()).collect();
                 assert_eq!(wire, framed(&r), "len {len}, metadata {with_meta}");

@@ -166,10 +166,7 @@ async fn the_copy_free_store_call_delivers_the_message_and_reads_statuses() {
         .map(|i| (i % 253) as u8)
         .collect();
     let limit = max_message_size(chunk, ErasureProfile::STANDARD.data_shards());
-    let limits = Limits {
-        encode: limit,
-        decode: limit,
-    };
+    let limits = Limits::both(limit);
     let (url, stored) = serve_store(Some(limit)).await;
     let mut ch = cyxcloud_proto::limits::shard_endpoint(url)
         .unwrap()
