@@ -200,10 +200,19 @@ fn main() {
         for p in present.iter_mut().take(6) {
             *p = false;
         }
-        let mut kernels = vec![Kernel::detect()];
-        if kernels[0] != Kernel::Portable {
-            kernels.push(Kernel::Portable);
-        }
+        // The detected kernel first, then every other one this CPU runs.
+        let detected = Kernel::detect();
+        let mut kernels = vec![detected];
+        kernels.extend(
+            [
+                Kernel::Avx512Gfni,
+                Kernel::Avx2Gfni,
+                Kernel::Avx2Shuffle,
+                Kernel::Portable,
+            ]
+            .into_iter()
+            .filter(|k| *k != detected && k.is_supported()),
+        );
         for (n, kernel) in kernels.into_iter().enumerate() {
             let coder = ErasureCoder::with_kernel(profile, kernel).unwrap();
             let chosen = if n == 0 { " (chosen)" } else { "" };

@@ -58,6 +58,18 @@ pub fn affine_matrix(c: u8) -> u64 {
     m
 }
 
+/// The two 16-entry look-up tables of "multiply by `c`" for `VPSHUFB`: bytes 0-15 hold
+/// `c * n` and bytes 16-31 hold `c * (n << 4)`, so `c * x = t[x & 15] ^ t[16 + (x >> 4)]`
+/// (multiplication distributes over the XOR that joins the two nibbles).
+pub fn nibble_tables(c: u8) -> [u8; 32] {
+    let mut t = [0u8; 32];
+    for n in 0..16u8 {
+        t[n as usize] = mul(c, n);
+        t[16 + n as usize] = mul(c, n << 4);
+    }
+    t
+}
+
 /// Invert the `n x n` row-major matrix `a` in place by Gauss-Jordan elimination.
 /// Returns `false` if it is singular.
 pub fn invert(a: &mut [u8], n: usize) -> bool {
@@ -147,6 +159,19 @@ mod tests {
             }
         }
         assert_eq!(affine_matrix(1), 0x0102_0408_1020_4080);
+    }
+
+    #[test]
+    fn nibble_tables_multiply_by_their_constant() {
+        // Look both nibbles up the way VPSHUFB does and join the products.
+        for c in 0..=255u8 {
+            let t = nibble_tables(c);
+            for x in 0..=255u8 {
+                let got = t[(x & 15) as usize] ^ t[16 + (x >> 4) as usize];
+                assert_eq!(got, slow_mul(c, x), "{c} * {x}");
+            }
+        }
+        assert_eq!(nibble_tables(0), [0u8; 32]);
     }
 
     #[test]

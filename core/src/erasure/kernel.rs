@@ -4,7 +4,10 @@
 //! On x86-64 CPUs with GFNI, multiplying 32 or 64 bytes by a constant is one
 //! `GF2P8AFFINEQB` with that constant's 8x8 bit matrix, which works for any field
 //! polynomial (the CPU's own `GF2P8MULB` is fixed to AES's, not the one our shards use).
-//! Other CPUs use `reed-solomon-erasure` (see [`super::ErasureCoder`]).
+//! CPUs with AVX2 but no GFNI (AMD Zen 1-3, Intel before Ice Lake) split each byte into
+//! its two nibbles and look both products up in 16-entry tables with `VPSHUFB`:
+//! `c * x = lo[x & 15] ^ hi[x >> 4]`. Other CPUs use `reed-solomon-erasure` (see
+//! [`super::ErasureCoder`]).
 
 use super::gf;
 
@@ -15,6 +18,8 @@ pub enum Kernel {
     Avx512Gfni,
     /// GFNI on 256-bit vectors (AVX2).
     Avx2Gfni,
+    /// Nibble table look-ups with `VPSHUFB` on 256-bit vectors (AVX2 without GFNI).
+    Avx2Shuffle,
     /// `reed-solomon-erasure` (its AVX2 / NEON or plain code).
     Portable,
 }
@@ -22,7 +27,7 @@ pub enum Kernel {
 impl Kernel {
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Self {
-        [Self::Avx512Gfni, Self::Avx2Gfni]
+        [Self::Avx512Gfni, Self::Avx2Gfni, Self::Avx2Shuffle]
             .into_iter()
             .find(|k| k.is_supported())
             .unwrap_or(Self::Portable)
@@ -42,8 +47,10 @@ impl Kernel {
                 std::arch::is_x86_feature_detected!("gfni")
                     && std::arch::is_x86_feature_detected!("avx2")
             }
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2Shuffle => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::Avx512Gfni | Self::Avx2Gfni => false,
+            Self::Avx512Gfni | Self::Avx2Gfni | Self::Avx2Shuffle => false,
             Self::Portable => true,
         }
     }
@@ -52,6 +59,7 @@ impl Kernel {
         match self {
             Self::Avx512Gfni => "gfni-avx512",
             Self::Avx2Gfni => "gfni-avx2",
+            Self::Avx2Shuffle => "shuffle-avx2",
             Self::Portable => "reed-solomon-erasure",
         }
     }
@@ -65,15 +73,21 @@ pub(super) struct Coefficients {
     coef: Vec<u8>,
     /// Column-major affine matrices: `affine[i * rows + o]` multiplies by `coef[o][i]`.
     affine: Vec<u64>,
+    /// Column-major nibble tables, laid out like `affine`: bytes 0-15 hold `c * n` and
+    /// bytes 16-31 hold `c * (n << 4)` for every nibble `n`, with `c = coef[o][i]`.
+    nibbles: Vec<[u8; 32]>,
 }
 
 impl Coefficients {
     pub(super) fn new(rows: usize, cols: usize, coef: Vec<u8>) -> Self {
         assert_eq!(coef.len(), rows * cols, "coefficient matrix shape");
         let mut affine = vec![0u64; rows * cols];
+        let mut nibbles = vec![[0u8; 32]; rows * cols];
         for o in 0..rows {
             for i in 0..cols {
-                affine[i * rows + o] = gf::affine_matrix(coef[o * cols + i]);
+                let c = coef[o * cols + i];
+                affine[i * rows + o] = gf::affine_matrix(c);
+                nibbles[i * rows + o] = gf::nibble_tables(c);
             }
         }
         Self {
@@ -81,6 +95,7 @@ impl Coefficients {
             cols,
             coef,
             affine,
+            nibbles,
         }
     }
 }
@@ -89,7 +104,7 @@ impl Coefficients {
 const GROUP: usize = 8;
 
 /// `outputs[o] = sum of coef[o][i] * inputs[i]`. All slices have one length; `kernel` must
-/// be a supported GFNI kernel.
+/// be a supported vector kernel.
 pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs: &mut [&mut [u8]]) {
     assert_eq!(inputs.len(), c.cols, "one input per coefficient column");
     assert_eq!(outputs.len(), c.rows, "one output per coefficient row");
@@ -103,7 +118,7 @@ pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs:
     );
     let width = match kernel {
         Kernel::Avx512Gfni => 64,
-        Kernel::Avx2Gfni => 32,
+        Kernel::Avx2Gfni | Kernel::Avx2Shuffle => 32,
         Kernel::Portable => panic!("the portable kernel is reed-solomon-erasure's"),
     };
     assert!(
@@ -124,7 +139,7 @@ pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs:
         // pointer is valid for `len >= blocks * width` bytes (asserted above), outputs are
         // distinct `&mut` slices and so overlap neither each other nor any input.
         unsafe {
-            x86::run(kernel, n, &c.affine, c.rows, g, c.cols, &ins, &outs, blocks)
+            x86::run(kernel, n, c, g, &ins, &outs, blocks)
         };
     }
     // The bytes after the last whole vector.
@@ -212,6 +227,76 @@ mod x86 {
         _mm256_xor_si256
     );
 
+    /// `G` outputs, starting at row `first`, over `blocks` vectors of every shard, by
+    /// nibble table look-ups. Two vectors of each input go through every table load, which
+    /// halves the loads per byte (they, not the shuffles, bound this kernel).
+    ///
+    /// # Safety
+    /// As for the GFNI kernels, with AVX2 instead of GFNI.
+    #[target_feature(enable = "avx2")]
+    unsafe fn shuffle<const G: usize>(
+        nibbles: &[[u8; 32]],
+        rows: usize,
+        first: usize,
+        cols: usize,
+        ins: &[*const u8],
+        outs: &[*mut u8],
+        blocks: usize,
+    ) {
+        debug_assert!(nibbles.len() == rows * cols && ins.len() == cols);
+        debug_assert!(outs.len() == G && first + G <= rows);
+        let low = _mm256_set1_epi8(0x0f);
+        let split = |x: __m256i| {
+            (
+                _mm256_and_si256(x, low),
+                _mm256_and_si256(_mm256_srli_epi16::<4>(x), low),
+            )
+        };
+        let mut b = 0;
+        while b < blocks {
+            let off = b * 32;
+            // Two vectors while at least two remain, then the last one alone.
+            let two = b + 1 < blocks;
+            let mut acc: [[__m256i; 2]; G] = [[_mm256_setzero_si256(); 2]; G];
+            for i in 0..cols {
+                // SAFETY: `off + 32 <= blocks * 32` (and `off + 64` when `two`), within
+                // every input.
+                let p = unsafe { ins.get_unchecked(i).add(off) };
+                let (lo0, hi0) = split(unsafe { _mm256_loadu_si256(p.cast()) });
+                let (lo1, hi1) = if two {
+                    split(unsafe { _mm256_loadu_si256(p.add(32).cast()) })
+                } else {
+                    (lo0, hi0)
+                };
+                let t = unsafe { nibbles.get_unchecked(i * rows + first..) };
+                for (o, a) in acc.iter_mut().enumerate() {
+                    let table = unsafe { t.get_unchecked(o) }.as_ptr();
+                    // SAFETY: each table is 32 bytes: the low half, then the high half.
+                    let (tl, th) = unsafe {
+                        (
+                            _mm256_broadcastsi128_si256(_mm_loadu_si128(table.cast())),
+                            _mm256_broadcastsi128_si256(_mm_loadu_si128(table.add(16).cast())),
+                        )
+                    };
+                    let mul = |lo, hi| {
+                        _mm256_xor_si256(_mm256_shuffle_epi8(tl, lo), _mm256_shuffle_epi8(th, hi))
+                    };
+                    a[0] = _mm256_xor_si256(a[0], mul(lo0, hi0));
+                    a[1] = _mm256_xor_si256(a[1], mul(lo1, hi1));
+                }
+            }
+            for (o, a) in acc.iter().enumerate() {
+                let q = unsafe { outs.get_unchecked(o).add(off) };
+                // SAFETY: as for the loads; outputs are exclusive.
+                unsafe { _mm256_storeu_si256(q.cast(), a[0]) };
+                if two {
+                    unsafe { _mm256_storeu_si256(q.add(32).cast(), a[1]) };
+                }
+            }
+            b += if two { 2 } else { 1 };
+        }
+    }
+
     macro_rules! by_group {
         ($f:ident, $n:expr, $($args:expr),*) => {
             match $n {
@@ -234,14 +319,13 @@ mod x86 {
     pub(super) unsafe fn run(
         kernel: Kernel,
         n: usize,
-        affine: &[u64],
-        rows: usize,
+        c: &super::Coefficients,
         first: usize,
-        cols: usize,
         ins: &[*const u8],
         outs: &[*mut u8],
         blocks: usize,
     ) {
+        let (affine, nibbles, rows, cols) = (&c.affine, &c.nibbles, c.rows, c.cols);
         unsafe {
             match kernel {
                 Kernel::Avx512Gfni => {
@@ -249,6 +333,9 @@ mod x86 {
                 }
                 Kernel::Avx2Gfni => {
                     by_group!(avx2, n, affine, rows, first, cols, ins, outs, blocks)
+                }
+                Kernel::Avx2Shuffle => {
+                    by_group!(shuffle, n, nibbles, rows, first, cols, ins, outs, blocks)
                 }
                 Kernel::Portable => unreachable!("checked by the caller"),
             }
@@ -276,12 +363,12 @@ mod tests {
 
     #[test]
     fn simd_kernels_agree_with_field_arithmetic() {
-        let kernels: Vec<Kernel> = [Kernel::Avx512Gfni, Kernel::Avx2Gfni]
+        let kernels: Vec<Kernel> = [Kernel::Avx512Gfni, Kernel::Avx2Gfni, Kernel::Avx2Shuffle]
             .into_iter()
             .filter(|k| k.is_supported())
             .collect();
         if kernels.is_empty() {
-            eprintln!("no GFNI on this CPU: only reed-solomon-erasure is used and tested");
+            eprintln!("no AVX2 on this CPU: only reed-solomon-erasure is used and tested");
             return;
         }
         // Every coefficient, more outputs than one group, and lengths with a short tail.
