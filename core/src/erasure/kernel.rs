@@ -139,7 +139,18 @@ pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs:
         // pointer is valid for `len >= blocks * width` bytes (asserted above), outputs are
         // distinct `&mut` slices and so overlap neither each other nor any input.
         unsafe {
-            x86::run(kernel, n, c, g, &ins, &outs, blocks)
+            x86::run(
+                kernel,
+                c,
+                &x86::Pass {
+                    rows: c.rows,
+                    first: g,
+                    cols: c.cols,
+                    ins: &ins,
+                    outs: &outs,
+                    blocks,
+                },
+            )
         };
     }
     // The bytes after the last whole vector.
@@ -160,6 +171,26 @@ mod x86 {
     use super::Kernel;
     use std::arch::x86_64::*;
 
+    /// One group of outputs over every input: `outs` are rows `first..first + outs.len()` of
+    /// a `rows x cols` coefficient matrix, each pointer valid for `blocks` vectors.
+    #[derive(Clone, Copy)]
+    pub(super) struct Pass<'a> {
+        pub rows: usize,
+        pub first: usize,
+        pub cols: usize,
+        pub ins: &'a [*const u8],
+        pub outs: &'a [*mut u8],
+        pub blocks: usize,
+    }
+
+    impl Pass<'_> {
+        /// The shapes a kernel of `G` outputs with `tables` prepared coefficients relies on.
+        fn debug_check<const G: usize>(&self, tables: usize) {
+            debug_assert!(tables == self.rows * self.cols && self.ins.len() == self.cols);
+            debug_assert!(self.outs.len() == G && self.first + G <= self.rows);
+        }
+    }
+
     macro_rules! kernel {
         ($name:ident, $features:literal, $vec:ty, $width:literal, $zero:ident, $load:ident,
          $store:ident, $set1:ident, $affine:ident, $xor:ident) => {
@@ -169,18 +200,10 @@ mod x86 {
             /// The CPU has the target features; `ins` and `outs` point to at least
             /// `blocks * width` valid bytes each, and no output overlaps another slice.
             #[target_feature(enable = $features)]
-            #[allow(clippy::too_many_arguments)]
-            unsafe fn $name<const G: usize>(
-                affine: &[u64],
-                rows: usize,
-                first: usize,
-                cols: usize,
-                ins: &[*const u8],
-                outs: &[*mut u8],
-                blocks: usize,
-            ) {
-                debug_assert!(affine.len() == rows * cols && ins.len() == cols);
-                debug_assert!(outs.len() == G && first + G <= rows);
+            unsafe fn $name<const G: usize>(affine: &[u64], pass: &Pass) {
+                let (rows, first, cols, blocks) = (pass.rows, pass.first, pass.cols, pass.blocks);
+                let (ins, outs) = (pass.ins, pass.outs);
+                pass.debug_check::<G>(affine.len());
                 for b in 0..blocks {
                     let off = b * $width;
                     let mut acc: [$vec; G] = [$zero(); G];
@@ -234,17 +257,10 @@ mod x86 {
     /// # Safety
     /// As for the GFNI kernels, with AVX2 instead of GFNI.
     #[target_feature(enable = "avx2")]
-    unsafe fn shuffle<const G: usize>(
-        nibbles: &[[u8; 32]],
-        rows: usize,
-        first: usize,
-        cols: usize,
-        ins: &[*const u8],
-        outs: &[*mut u8],
-        blocks: usize,
-    ) {
-        debug_assert!(nibbles.len() == rows * cols && ins.len() == cols);
-        debug_assert!(outs.len() == G && first + G <= rows);
+    unsafe fn shuffle<const G: usize>(nibbles: &[[u8; 32]], pass: &Pass) {
+        let (rows, first, cols, blocks) = (pass.rows, pass.first, pass.cols, pass.blocks);
+        let (ins, outs) = (pass.ins, pass.outs);
+        pass.debug_check::<G>(nibbles.len());
         let low = _mm256_set1_epi8(0x0f);
         let split = |x: __m256i| {
             (
@@ -315,27 +331,18 @@ mod x86 {
 
     /// # Safety
     /// As for the kernels; `kernel` is supported by this CPU.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn run(
-        kernel: Kernel,
-        n: usize,
-        c: &super::Coefficients,
-        first: usize,
-        ins: &[*const u8],
-        outs: &[*mut u8],
-        blocks: usize,
-    ) {
-        let (affine, nibbles, rows, cols) = (&c.affine, &c.nibbles, c.rows, c.cols);
+    pub(super) unsafe fn run(kernel: Kernel, c: &super::Coefficients, pass: &Pass) {
+        let n = pass.outs.len();
         unsafe {
             match kernel {
                 Kernel::Avx512Gfni => {
-                    by_group!(avx512, n, affine, rows, first, cols, ins, outs, blocks)
+                    by_group!(avx512, n, &c.affine, pass)
                 }
                 Kernel::Avx2Gfni => {
-                    by_group!(avx2, n, affine, rows, first, cols, ins, outs, blocks)
+                    by_group!(avx2, n, &c.affine, pass)
                 }
                 Kernel::Avx2Shuffle => {
-                    by_group!(shuffle, n, nibbles, rows, first, cols, ins, outs, blocks)
+                    by_group!(shuffle, n, &c.nibbles, pass)
                 }
                 Kernel::Portable => unreachable!("checked by the caller"),
             }
