@@ -210,6 +210,8 @@ mod x86 {
                     for i in 0..cols {
                         // SAFETY: `off + width <= blocks * width`, within every input.
                         let x = unsafe { $load(ins.get_unchecked(i).add(off).cast()) };
+                        // SAFETY: `i < cols` and `first + G <= rows`, so the matrices of
+                        // input `i` for this group's outputs lie within `rows * cols`.
                         let m = unsafe { affine.get_unchecked(i * rows + first..) };
                         for o in 0..G {
                             let a = $set1(unsafe { *m.get_unchecked(o) } as i64);
@@ -284,6 +286,8 @@ mod x86 {
                 } else {
                     (lo0, hi0)
                 };
+                // SAFETY: `i < cols` and `first + G <= rows`, so the tables of input `i`
+                // for this group's outputs lie within `rows * cols`; `o < G`.
                 let t = unsafe { nibbles.get_unchecked(i * rows + first..) };
                 for (o, a) in acc.iter_mut().enumerate() {
                     let table = unsafe { t.get_unchecked(o) }.as_ptr();
@@ -302,8 +306,8 @@ mod x86 {
                 }
             }
             for (o, a) in acc.iter().enumerate() {
-                let q = unsafe { outs.get_unchecked(o).add(off) };
                 // SAFETY: as for the loads; outputs are exclusive.
+                let q = unsafe { outs.get_unchecked(o).add(off) };
                 unsafe { _mm256_storeu_si256(q.cast(), a[0]) };
                 if two {
                     unsafe { _mm256_storeu_si256(q.add(32).cast(), a[1]) };
