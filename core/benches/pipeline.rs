@@ -200,19 +200,8 @@ fn main() {
         for p in present.iter_mut().take(6) {
             *p = false;
         }
-        // The detected kernel first, then every other one this CPU runs.
-        let detected = Kernel::detect();
-        let mut kernels = vec![detected];
-        kernels.extend(
-            [
-                Kernel::Avx512Gfni,
-                Kernel::Avx2Gfni,
-                Kernel::Avx2Shuffle,
-                Kernel::Portable,
-            ]
-            .into_iter()
-            .filter(|k| *k != detected && k.is_supported()),
-        );
+        // Every kernel this CPU runs, fastest (the detected one) first.
+        let kernels = Kernel::ALL.into_iter().filter(|k| k.is_supported());
         for (n, kernel) in kernels.into_iter().enumerate() {
             let coder = ErasureCoder::with_kernel(profile, kernel).unwrap();
             let chosen = if n == 0 { " (chosen)" } else { "" };

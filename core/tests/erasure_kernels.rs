@@ -5,15 +5,10 @@ use cyxcloud_core::erasure::{ErasureCoder, ErasureProfile, Kernel, SHARD_ALIGN};
 use proptest::prelude::*;
 
 fn kernels() -> Vec<Kernel> {
-    [
-        Kernel::Avx512Gfni,
-        Kernel::Avx2Gfni,
-        Kernel::Avx2Shuffle,
-        Kernel::Portable,
-    ]
-    .into_iter()
-    .filter(|k| k.is_supported())
-    .collect()
+    Kernel::ALL
+        .into_iter()
+        .filter(|k| k.is_supported())
+        .collect()
 }
 
 fn profile() -> impl Strategy<Value = ErasureProfile> {
@@ -100,7 +95,7 @@ fn a_kernel_the_cpu_lacks_is_refused_and_detection_picks_a_supported_one() {
             .kernel(),
         Kernel::detect()
     );
-    for kernel in [Kernel::Avx512Gfni, Kernel::Avx2Gfni, Kernel::Avx2Shuffle] {
+    for kernel in Kernel::ALL {
         let coder = ErasureCoder::with_kernel(ErasureProfile::STANDARD, kernel);
         assert_eq!(coder.is_ok(), kernel.is_supported(), "{}", kernel.name());
     }

@@ -26,9 +26,17 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// Every kernel, fastest first: the first one a CPU supports is the one it uses.
+    pub const ALL: [Self; 4] = [
+        Self::Avx512Gfni,
+        Self::Avx2Gfni,
+        Self::Avx2Shuffle,
+        Self::Portable,
+    ];
+
     /// The fastest kernel this CPU runs.
     pub fn detect() -> Self {
-        [Self::Avx512Gfni, Self::Avx2Gfni, Self::Avx2Shuffle]
+        Self::ALL
             .into_iter()
             .find(|k| k.is_supported())
             .unwrap_or(Self::Portable)
@@ -142,11 +150,9 @@ pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs:
         unsafe {
             x86::run(
                 kernel,
-                c,
                 &x86::Pass {
-                    rows: c.rows,
+                    c,
                     first: g,
-                    cols: c.cols,
                     ins: &ins,
                     outs: &outs,
                     blocks,
@@ -169,26 +175,25 @@ pub(super) fn apply(kernel: Kernel, c: &Coefficients, inputs: &[&[u8]], outputs:
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::Kernel;
+    use super::{Coefficients, Kernel};
     use std::arch::x86_64::*;
 
     /// One group of outputs over every input: `outs` are rows `first..first + outs.len()` of
-    /// a `rows x cols` coefficient matrix, each pointer valid for `blocks` vectors.
+    /// `c`, each pointer valid for `blocks` vectors.
     #[derive(Clone, Copy)]
     pub(super) struct Pass<'a> {
-        pub rows: usize,
+        pub c: &'a Coefficients,
         pub first: usize,
-        pub cols: usize,
         pub ins: &'a [*const u8],
         pub outs: &'a [*mut u8],
         pub blocks: usize,
     }
 
     impl Pass<'_> {
-        /// The shapes a kernel of `G` outputs with `tables` prepared coefficients relies on.
-        fn debug_check<const G: usize>(&self, tables: usize) {
-            debug_assert!(tables == self.rows * self.cols && self.ins.len() == self.cols);
-            debug_assert!(self.outs.len() == G && self.first + G <= self.rows);
+        /// The shapes a kernel of `G` outputs relies on.
+        fn debug_check<const G: usize>(&self) {
+            debug_assert!(self.ins.len() == self.c.cols);
+            debug_assert!(self.outs.len() == G && self.first + G <= self.c.rows);
         }
     }
 
@@ -201,10 +206,11 @@ mod x86 {
             /// The CPU has the target features; `ins` and `outs` point to at least
             /// `blocks * width` valid bytes each, and no output overlaps another slice.
             #[target_feature(enable = $features)]
-            unsafe fn $name<const G: usize>(affine: &[u64], pass: &Pass) {
-                let (rows, first, cols, blocks) = (pass.rows, pass.first, pass.cols, pass.blocks);
-                let (ins, outs) = (pass.ins, pass.outs);
-                pass.debug_check::<G>(affine.len());
+            unsafe fn $name<const G: usize>(pass: &Pass) {
+                let (rows, first, cols, blocks) =
+                    (pass.c.rows, pass.first, pass.c.cols, pass.blocks);
+                let (affine, ins, outs) = (&pass.c.affine, pass.ins, pass.outs);
+                pass.debug_check::<G>();
                 for b in 0..blocks {
                     let off = b * $width;
                     let mut acc: [$vec; G] = [$zero(); G];
@@ -260,10 +266,10 @@ mod x86 {
     /// # Safety
     /// As for the GFNI kernels, with AVX2 instead of GFNI.
     #[target_feature(enable = "avx2")]
-    unsafe fn shuffle<const G: usize>(nibbles: &[[u8; 32]], pass: &Pass) {
-        let (rows, first, cols, blocks) = (pass.rows, pass.first, pass.cols, pass.blocks);
-        let (ins, outs) = (pass.ins, pass.outs);
-        pass.debug_check::<G>(nibbles.len());
+    unsafe fn shuffle<const G: usize>(pass: &Pass) {
+        let (rows, first, cols, blocks) = (pass.c.rows, pass.first, pass.c.cols, pass.blocks);
+        let (nibbles, ins, outs) = (&pass.c.nibbles, pass.ins, pass.outs);
+        pass.debug_check::<G>();
         let low = _mm256_set1_epi8(0x0f);
         let split = |x: __m256i| {
             (
@@ -336,18 +342,18 @@ mod x86 {
 
     /// # Safety
     /// As for the kernels; `kernel` is supported by this CPU.
-    pub(super) unsafe fn run(kernel: Kernel, c: &super::Coefficients, pass: &Pass) {
+    pub(super) unsafe fn run(kernel: Kernel, pass: &Pass) {
         let n = pass.outs.len();
         unsafe {
             match kernel {
                 Kernel::Avx512Gfni => {
-                    by_group!(avx512, n, &c.affine, pass)
+                    by_group!(avx512, n, pass)
                 }
                 Kernel::Avx2Gfni => {
-                    by_group!(avx2, n, &c.affine, pass)
+                    by_group!(avx2, n, pass)
                 }
                 Kernel::Avx2Shuffle => {
-                    by_group!(shuffle, n, &c.nibbles, pass)
+                    by_group!(shuffle, n, pass)
                 }
                 Kernel::Portable => unreachable!("checked by the caller"),
             }
@@ -375,9 +381,9 @@ mod tests {
 
     #[test]
     fn simd_kernels_agree_with_field_arithmetic() {
-        let kernels: Vec<Kernel> = [Kernel::Avx512Gfni, Kernel::Avx2Gfni, Kernel::Avx2Shuffle]
+        let kernels: Vec<Kernel> = Kernel::ALL
             .into_iter()
-            .filter(|k| k.is_supported())
+            .filter(|k| *k != Kernel::Portable && k.is_supported())
             .collect();
         if kernels.is_empty() {
             eprintln!("no AVX2 on this CPU: only reed-solomon-erasure is used and tested");
