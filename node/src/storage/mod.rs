@@ -12,6 +12,7 @@ use cyxcloud_core::ChunkId;
 use tonic::codegen::Bytes;
 
 mod files;
+mod group;
 pub mod memory;
 pub mod rocks;
 
