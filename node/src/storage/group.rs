@@ -61,12 +61,12 @@ impl<T> GroupCommit<T> {
 
     /// Queue `records` (about `bytes` long) and return once they are written, by this
     /// thread or another: `write` gets a whole group's records, in the order they were
-    /// queued, and its outcome is every member's.
+    /// queued, with their total bytes, and its outcome is every member's.
     pub fn commit(
         &self,
         records: T,
         bytes: usize,
-        write: impl Fn(Vec<T>) -> Result<(), String>,
+        write: impl Fn(Vec<T>, usize) -> Result<(), String>,
     ) -> Result<(), String> {
         let mut q = self.lock();
         let ticket = q.next_ticket;
@@ -106,7 +106,7 @@ impl<T> GroupCommit<T> {
                 tickets,
                 outcome: Err("the write of this group panicked".into()),
             };
-            leader.outcome = write(group);
+            leader.outcome = write(group, total);
             drop(leader);
             q = self.lock();
         }
@@ -156,7 +156,8 @@ mod tests {
                 let (gc, written, groups) = (gc.clone(), written.clone(), groups.clone());
                 std::thread::spawn(move || {
                     for i in 0..200 {
-                        gc.commit(t * 1000 + i, 3, |g| {
+                        gc.commit(t * 1000 + i, 3, |g, bytes| {
+                            assert_eq!(bytes, 3 * g.len());
                             assert!(!g.is_empty() && g.len() <= 3, "group of {}", g.len());
                             groups.fetch_add(1, Ordering::Relaxed);
                             // Slow enough for others to queue behind it.
@@ -188,7 +189,7 @@ mod tests {
     fn an_oversized_record_is_a_group_of_its_own() {
         let gc = GroupCommit::<Vec<u8>>::new(4);
         let seen = Mutex::new(Vec::new());
-        gc.commit(vec![0; 100], 100, |g| {
+        gc.commit(vec![0; 100], 100, |g, _| {
             *seen.lock().unwrap() = g;
             Ok(())
         })
@@ -201,17 +202,17 @@ mod tests {
     fn a_failed_or_panicking_write_reaches_its_writers_and_the_next_group_proceeds() {
         let gc = GroupCommit::<u8>::new(100);
         assert_eq!(
-            gc.commit(1, 1, |_| Err("disk full".into())),
+            gc.commit(1, 1, |_, _| Err("disk full".into())),
             Err("disk full".into())
         );
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            gc.commit(2, 1, |_| panic!("boom"))
+            gc.commit(2, 1, |_, _| panic!("boom"))
         }));
         assert!(r.is_err());
         // The panicking leader stepped down: the next writer leads and succeeds, and
         // nothing is left behind.
         assert_eq!(
-            gc.commit(3, 1, |g| if g == [3] {
+            gc.commit(3, 1, |g, _| if g == [3] {
                 Ok(())
             } else {
                 Err("mixed".into())

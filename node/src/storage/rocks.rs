@@ -370,11 +370,10 @@ impl Inner {
     fn write_synced(&self, records: Vec<Record>) -> Result<()> {
         let bytes = records.iter().map(Record::len).sum();
         self.group
-            .commit(records, bytes, |group| {
+            .commit(records, bytes, |group, bytes| {
                 // Sized up front: a batch that grows by doubling copies the shards about
                 // twice more and faults in fresh pages for every step.
-                let cap = BATCH_HEADER + group.iter().flatten().map(Record::len).sum::<usize>();
-                let mut b = WriteBatch::with_capacity_bytes(cap);
+                let mut b = WriteBatch::with_capacity_bytes(BATCH_HEADER + bytes);
                 for r in group.iter().flatten() {
                     match r {
                         Record::Put(cf, k, v) => b.put_cf(self.cf(cf), k, v),
