@@ -232,9 +232,14 @@ impl RocksBackend {
         // file's old records from new ones by the log number in each record (supported with
         // the default point-in-time recovery since RocksDB 9.1, facebook/rocksdb#12403).
         opts.set_recycle_log_file_num(RECYCLED_LOGS);
-        // Log files live until every column family with records in them is flushed. Rarely
-        // written ones (served grants, corrupt marks) would otherwise keep up to 2 GiB of
-        // logs alive, all replayed after a crash.
+        // A log file lives until every column family with records in it is flushed. Flushed
+        // one by one, the small families (shard records, served grants, corrupt marks) kept
+        // four or five 64 MiB logs alive behind the shards' flushes, more than are recycled:
+        // the rest were fresh files, and each sync of one also wrote its inode (a second
+        // disk round trip per store). Flushed together, only the current log and the one
+        // being flushed are alive, and every log after the first two is a recycled one.
+        opts.set_atomic_flush(true);
+        // A bound in case flushes fall behind; it also bounds what a crash replays.
         opts.set_max_total_wal_size(256 << 20);
         // Flushes write every shard a second time (WAL first, then its blob file). Written
         // through the page cache, that copy was the largest single cost of a busy node; with
@@ -1177,6 +1182,48 @@ mod tests {
             assert_eq!(b.get(id).await.unwrap().as_deref(), Some(&data[..]));
         }
         assert_eq!(b.stats().await.unwrap().chunk_count, 19 + 1 + 5);
+    }
+
+    /// When the shards' memtable fills, its flush also flushes the small column families,
+    /// so no older log stays alive for their records: logs are recycled instead of piling
+    /// up as fresh files whose syncs also write their inodes.
+    #[tokio::test]
+    async fn a_full_memtable_flush_leaves_no_older_log_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RocksBackend::open(dir.path()).unwrap();
+        // Unsynced and in a family of its own, like every served grant.
+        let rec = ServedRecord {
+            grant: vec![1],
+            bytes: 1,
+            served_at: 1,
+        };
+        b.record_served([3; 16], rec).await.unwrap();
+        // More than one 64 MiB memtable of shards small enough to stay in RocksDB.
+        for i in 0..140u8 {
+            let (id, data) = big(512 * 1024, i);
+            b.put(&id, data).await.unwrap();
+        }
+        let s = &b.inner;
+        let int = |name: &str| s.db.property_int_value(name).unwrap().unwrap_or(0);
+        let started = Instant::now();
+        while int("rocksdb.mem-table-flush-pending") + int("rocksdb.num-running-flushes") > 0 {
+            assert!(started.elapsed().as_secs() < 60, "the flush did not finish");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let logs: Vec<u64> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".log")?.parse().ok()
+            })
+            .collect();
+        let newest = *logs.iter().max().expect("a log file");
+        assert!(logs.len() > 1, "the memtable never filled: logs {logs:?}");
+        assert_eq!(
+            int("rocksdb.min-log-number-to-keep"),
+            newest,
+            "an older log is still needed (logs {logs:?})"
+        );
     }
 
     #[tokio::test]
