@@ -29,8 +29,8 @@ use std::time::Instant;
 use async_trait::async_trait;
 use cyxcloud_core::ChunkId;
 use rocksdb::{
-    ColumnFamilyDescriptor, DB, DBCompressionType, DBPinnableSlice, Direction, IteratorMode,
-    Options, ReadOptions, WriteBatch, WriteOptions,
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, DBPinnableSlice, Direction,
+    IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
 use super::files::{ShardFiles, Staged};
@@ -261,9 +261,16 @@ impl RocksBackend {
         shards.set_blob_compression_type(DBCompressionType::None);
         shards.set_compression_type(DBCompressionType::None);
         let small = Options::default;
+        // Every store first looks its shard up here, and a new shard is absent from each
+        // table file (with flushes of all families together, a few small ones at a time):
+        // a Bloom filter answers that without reading their blocks.
+        let mut meta = small();
+        let mut tables = BlockBasedOptions::default();
+        tables.set_bloom_filter(10.0, false);
+        meta.set_block_based_table_factory(&tables);
         let cfs = vec![
             ColumnFamilyDescriptor::new(CF_SHARDS, shards),
-            ColumnFamilyDescriptor::new(CF_META, small()),
+            ColumnFamilyDescriptor::new(CF_META, meta),
             ColumnFamilyDescriptor::new(CF_SERVED, small()),
             ColumnFamilyDescriptor::new(CF_CORRUPT, small()),
         ];
