@@ -117,7 +117,8 @@ impl<T> GroupCommit<T> {
 /// (then every writer of the group gets an error instead of waiting forever).
 struct Leader<'a, T> {
     owner: &'a GroupCommit<T>,
-    /// The leader's own ticket: after a panic nobody collects its outcome.
+    /// The leader's own ticket: after a panic nobody collects its outcome or waits for
+    /// its records.
     own: u64,
     tickets: Vec<u64>,
     outcome: Result<(), String>,
@@ -131,6 +132,11 @@ impl<T> Drop for Leader<'_, T> {
             if !(unwinding && t == self.own) {
                 q.outcomes.insert(t, self.outcome.clone());
             }
+        }
+        if unwinding {
+            // The leader's own records may still be queued (beyond this group's budget):
+            // nobody waits for them any more, so they are not written.
+            q.waiting.retain(|w| w.ticket != self.own);
         }
         q.leading = false;
         drop(q);
@@ -221,5 +227,27 @@ mod tests {
         );
         let q = gc.lock();
         assert!(!q.leading && q.waiting.is_empty() && q.outcomes.is_empty());
+        drop(q);
+        // A leader whose own records are beyond its first group's budget panics while
+        // writing that group: its records are dropped with it, not written later.
+        let stranger = Waiting {
+            ticket: u64::MAX,
+            bytes: 100,
+            records: 9,
+        };
+        gc.lock().waiting.push_back(stranger);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gc.commit(4, 100, |g, _| {
+                assert_eq!(g, [9], "the queued records go first, alone");
+                panic!("boom")
+            })
+        }));
+        assert!(r.is_err());
+        let q = gc.lock();
+        assert!(
+            !q.leading && q.waiting.is_empty(),
+            "the panicked writer's records stayed queued"
+        );
+        assert_eq!(q.outcomes.len(), 1, "the other writer's outcome awaits it");
     }
 }
