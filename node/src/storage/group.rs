@@ -6,89 +6,129 @@
 //! a time, each pair with an fsync of its own, and the node's 64 KiB store rate stopped at
 //! the disk's rate of 128 KiB synced writes however many clients wrote at once.
 //!
-//! Here each writer queues its records and waits. The first writer to find no group being
-//! written becomes the leader: it takes everything queued (up to a byte budget), writes it
-//! as one synced batch, hands every writer in the group the outcome and steps down; a
-//! writer still queued then leads the next group. Writers that arrive while a group is on
-//! its way to the disk form the next one, so the group grows with the load and a lone
-//! writer waits for nobody.
+//! Here writers queue their records and one writer thread takes everything queued (up to a
+//! byte budget), writes it as one synced batch and hands every writer in the group the
+//! outcome. Writers that arrive while a group is on its way to the disk form the next one,
+//! so the group grows with the load and a lone writer waits for nobody.
+//!
+//! A writer waits on a channel, not a thread: an async store awaits its outcome without
+//! holding a thread of its own. (With a thread per waiting store, the node spent about half
+//! of its context switches parking and waking those threads.) Code already on a blocking
+//! thread waits with [`GroupCommit::commit_blocking`].
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-/// Writers wait here for a leader to write their records.
+use tokio::sync::oneshot;
+
+/// What a writer learns about its group's write.
+pub(super) type Outcome = Result<(), String>;
+
+/// Writers queue records here for the writer thread.
 pub(super) struct GroupCommit<T> {
+    shared: Arc<Shared<T>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+struct Shared<T> {
     queue: Mutex<Queue<T>>,
-    /// Signalled when a group's outcome is known and its leader has stepped down.
-    written: Condvar,
-    /// A leader takes queued records until the group holds this many bytes (but always
+    /// Signalled when records are queued or the commit closes.
+    work: Condvar,
+    /// The writer takes queued records until the group holds this many bytes (but always
     /// at least one writer's).
     max_bytes: usize,
 }
 
 struct Queue<T> {
     waiting: VecDeque<Waiting<T>>,
-    /// Whether a leader is writing a group now.
-    leading: bool,
-    next_ticket: u64,
-    /// Outcomes of written groups, by ticket, until their writers collect them.
-    outcomes: HashMap<u64, Result<(), String>>,
+    closed: bool,
 }
 
 struct Waiting<T> {
-    ticket: u64,
     bytes: usize,
     records: T,
+    done: oneshot::Sender<Outcome>,
 }
 
-impl<T> GroupCommit<T> {
-    pub fn new(max_bytes: usize) -> Self {
-        Self {
+/// What a writer hears if the writer thread is gone before its records were written.
+const CLOSED: &str = "the store is closed";
+
+impl<T: Send + 'static> GroupCommit<T> {
+    /// Start the writer thread. `write` gets a whole group's records, in the order they
+    /// were queued, with their total bytes; its outcome is every member's.
+    pub fn start(
+        max_bytes: usize,
+        mut write: impl FnMut(Vec<T>, usize) -> Outcome + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 waiting: VecDeque::new(),
-                leading: false,
-                next_ticket: 0,
-                outcomes: HashMap::new(),
+                closed: false,
             }),
-            written: Condvar::new(),
+            work: Condvar::new(),
             max_bytes,
-        }
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("cyx-group-commit".into())
+            .spawn(move || s.serve(&mut write))?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
     }
 
+    /// Queue `records` (about `bytes` long); the receiver gets the outcome once they are
+    /// written.
+    fn submit(&self, records: T, bytes: usize) -> oneshot::Receiver<Outcome> {
+        let (done, rx) = oneshot::channel();
+        let mut q = self.shared.lock();
+        let idle = q.waiting.is_empty();
+        q.waiting.push_back(Waiting {
+            bytes,
+            records,
+            done,
+        });
+        drop(q);
+        // A busy writer looks at the queue again after its group; only an idle one waits.
+        if idle {
+            self.shared.work.notify_one();
+        }
+        rx
+    }
+
+    /// Queue `records` and return once they are written.
+    pub async fn commit(&self, records: T, bytes: usize) -> Outcome {
+        self.submit(records, bytes)
+            .await
+            .unwrap_or_else(|_| Err(CLOSED.into()))
+    }
+
+    /// [`commit`](Self::commit) for a thread that may block (not an async task).
+    pub fn commit_blocking(&self, records: T, bytes: usize) -> Outcome {
+        self.submit(records, bytes)
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(CLOSED.into()))
+    }
+}
+
+impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, Queue<T>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue `records` (about `bytes` long) and return once they are written, by this
-    /// thread or another: `write` gets a whole group's records, in the order they were
-    /// queued, with their total bytes, and its outcome is every member's.
-    pub fn commit(
-        &self,
-        records: T,
-        bytes: usize,
-        write: impl Fn(Vec<T>, usize) -> Result<(), String>,
-    ) -> Result<(), String> {
-        let mut q = self.lock();
-        let ticket = q.next_ticket;
-        q.next_ticket += 1;
-        q.waiting.push_back(Waiting {
-            ticket,
-            bytes,
-            records,
-        });
+    /// The writer thread: one group at a time until the commit closes.
+    fn serve(&self, write: &mut impl FnMut(Vec<T>, usize) -> Outcome) {
         loop {
-            if let Some(outcome) = q.outcomes.remove(&ticket) {
-                return outcome;
+            let mut q = self.lock();
+            while q.waiting.is_empty() && !q.closed {
+                q = self.work.wait(q).unwrap_or_else(|e| e.into_inner());
             }
-            if q.leading {
-                q = self.written.wait(q).unwrap_or_else(|e| e.into_inner());
-                continue;
+            if q.waiting.is_empty() {
+                return;
             }
-            // Lead. This writer's records are queued, so the group is never empty; if they
-            // are beyond this group's budget, this thread leads again after it.
-            q.leading = true;
             let mut group = Vec::new();
-            let mut tickets = Vec::new();
+            let mut done = Vec::new();
             let mut total = 0;
             while let Some(w) = q.waiting.front() {
                 if !group.is_empty() && total + w.bytes > self.max_bytes {
@@ -96,82 +136,72 @@ impl<T> GroupCommit<T> {
                 }
                 let w = q.waiting.pop_front().expect("front exists");
                 total += w.bytes;
-                tickets.push(w.ticket);
                 group.push(w.records);
+                done.push(w.done);
             }
             drop(q);
-            let mut leader = Leader {
-                owner: self,
-                own: ticket,
-                tickets,
-                outcome: Err("the write of this group panicked".into()),
-            };
-            leader.outcome = write(group, total);
-            drop(leader);
-            q = self.lock();
+            // A panicking write fails its group, and the writer goes on with the next.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write(group, total)))
+                    .unwrap_or_else(|_| Err("the write of this group panicked".into()));
+            for d in done {
+                // A writer that stopped waiting (a cancelled request) needs no answer.
+                let _ = d.send(outcome.clone());
+            }
         }
     }
 }
 
-/// Hands a group's outcome to its writers and steps down, also if the write panicked
-/// (then every writer of the group gets an error instead of waiting forever).
-struct Leader<'a, T> {
-    owner: &'a GroupCommit<T>,
-    /// The leader's own ticket: after a panic nobody collects its outcome or waits for
-    /// its records.
-    own: u64,
-    tickets: Vec<u64>,
-    outcome: Result<(), String>,
-}
-
-impl<T> Drop for Leader<'_, T> {
+impl<T> Drop for GroupCommit<T> {
+    /// Records still queued are written first; then the writer thread ends.
     fn drop(&mut self) {
-        let mut q = self.owner.lock();
-        let unwinding = std::thread::panicking();
-        for t in self.tickets.drain(..) {
-            if !(unwinding && t == self.own) {
-                q.outcomes.insert(t, self.outcome.clone());
+        self.shared.lock().closed = true;
+        self.shared.work.notify_one();
+        if let Some(t) = self.thread.take() {
+            // The writer thread itself may drop the last owner of the store (its write
+            // held it last): it cannot wait for itself, and it ends on its own.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
             }
         }
-        if unwinding {
-            // The leader's own records may still be queued (beyond this group's budget):
-            // nobody waits for them any more, so they are not written.
-            q.waiting.retain(|w| w.ticket != self.own);
-        }
-        q.leading = false;
-        drop(q);
-        self.owner.written.notify_all();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     /// Concurrent writers are written in groups, each record exactly once, and a group
     /// respects the byte budget.
     #[test]
     fn concurrent_writers_share_groups_and_every_record_is_written_once() {
-        let gc = Arc::new(GroupCommit::<u32>::new(10));
         let written = Arc::new(Mutex::new(Vec::new()));
         let groups = Arc::new(AtomicUsize::new(0));
+        let (w, g) = (written.clone(), groups.clone());
+        let gc = Arc::new(
+            GroupCommit::<u32>::start(10, move |group, bytes| {
+                assert_eq!(bytes, 3 * group.len());
+                assert!(
+                    !group.is_empty() && group.len() <= 3,
+                    "group of {}",
+                    group.len()
+                );
+                g.fetch_add(1, Ordering::Relaxed);
+                // Slow enough for others to queue behind it.
+                std::thread::sleep(Duration::from_micros(200));
+                w.lock().unwrap().extend(group);
+                Ok(())
+            })
+            .unwrap(),
+        );
         let threads: Vec<_> = (0..8u32)
             .map(|t| {
-                let (gc, written, groups) = (gc.clone(), written.clone(), groups.clone());
+                let (gc, written) = (gc.clone(), written.clone());
                 std::thread::spawn(move || {
                     for i in 0..200 {
-                        gc.commit(t * 1000 + i, 3, |g, bytes| {
-                            assert_eq!(bytes, 3 * g.len());
-                            assert!(!g.is_empty() && g.len() <= 3, "group of {}", g.len());
-                            groups.fetch_add(1, Ordering::Relaxed);
-                            // Slow enough for others to queue behind it.
-                            std::thread::sleep(std::time::Duration::from_micros(200));
-                            written.lock().unwrap().extend(g);
-                            Ok(())
-                        })
-                        .unwrap();
+                        gc.commit_blocking(t * 1000 + i, 3).unwrap();
                         // Written before commit returned.
                         assert!(written.lock().unwrap().contains(&(t * 1000 + i)));
                     }
@@ -190,64 +220,97 @@ mod tests {
         assert!(groups.load(Ordering::Relaxed) < 1200, "{groups:?} groups");
     }
 
+    /// Async writers share groups the same way, without a thread each.
+    #[test]
+    fn async_writers_share_groups() {
+        let groups = Arc::new(AtomicUsize::new(0));
+        let g = groups.clone();
+        let gc = Arc::new(
+            GroupCommit::<u32>::start(1 << 20, move |_, _| {
+                g.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(1));
+                Ok(())
+            })
+            .unwrap(),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..64u32)
+                .map(|i| {
+                    let gc = gc.clone();
+                    tokio::spawn(async move { gc.commit(i, 1).await })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        });
+        // 64 writers on one runtime thread: they all queue while the first group is
+        // written, so a handful of groups carry them.
+        assert!(groups.load(Ordering::Relaxed) <= 4, "{groups:?} groups");
+    }
+
     /// One record larger than the budget still goes, alone.
     #[test]
     fn an_oversized_record_is_a_group_of_its_own() {
-        let gc = GroupCommit::<Vec<u8>>::new(4);
-        let seen = Mutex::new(Vec::new());
-        gc.commit(vec![0; 100], 100, |g, _| {
-            *seen.lock().unwrap() = g;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let gc = GroupCommit::<Vec<u8>>::start(4, move |g, _| {
+            s.lock().unwrap().push(g);
             Ok(())
         })
         .unwrap();
-        assert_eq!(*seen.lock().unwrap(), vec![vec![0; 100]]);
+        gc.commit_blocking(vec![0; 100], 100).unwrap();
+        assert_eq!(*seen.lock().unwrap(), vec![vec![vec![0; 100]]]);
     }
 
-    /// A failed write fails every writer of its group, and later groups go on.
+    /// A failed or panicking write fails every writer of its group, and later groups go on.
     #[test]
     fn a_failed_or_panicking_write_reaches_its_writers_and_the_next_group_proceeds() {
-        let gc = GroupCommit::<u8>::new(100);
+        let gc = GroupCommit::<u8>::start(100, |g, _| match g[..] {
+            [1] => Err("disk full".into()),
+            [2] => panic!("boom"),
+            _ => Ok(()),
+        })
+        .unwrap();
+        assert_eq!(gc.commit_blocking(1, 1), Err("disk full".into()));
         assert_eq!(
-            gc.commit(1, 1, |_, _| Err("disk full".into())),
-            Err("disk full".into())
+            gc.commit_blocking(2, 1),
+            Err("the write of this group panicked".into())
         );
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            gc.commit(2, 1, |_, _| panic!("boom"))
-        }));
-        assert!(r.is_err());
-        // The panicking leader stepped down: the next writer leads and succeeds, and
-        // nothing is left behind.
-        assert_eq!(
-            gc.commit(3, 1, |g, _| if g == [3] {
-                Ok(())
-            } else {
-                Err("mixed".into())
-            }),
+        assert_eq!(gc.commit_blocking(3, 1), Ok(()));
+        assert!(gc.shared.lock().waiting.is_empty());
+    }
+
+    /// Closing writes what is queued, then ends the writer thread.
+    #[test]
+    fn closing_writes_the_queue_first() {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let w = written.clone();
+        let gate = Arc::new(Mutex::new(()));
+        let g = gate.clone();
+        let gc = GroupCommit::<u8>::start(1, move |group, _| {
+            let _open = g.lock().unwrap();
+            w.lock().unwrap().extend(group);
             Ok(())
-        );
-        let q = gc.lock();
-        assert!(!q.leading && q.waiting.is_empty() && q.outcomes.is_empty());
-        drop(q);
-        // A leader whose own records are beyond its first group's budget panics while
-        // writing that group: its records are dropped with it, not written later.
-        let stranger = Waiting {
-            ticket: u64::MAX,
-            bytes: 100,
-            records: 9,
-        };
-        gc.lock().waiting.push_back(stranger);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            gc.commit(4, 100, |g, _| {
-                assert_eq!(g, [9], "the queued records go first, alone");
-                panic!("boom")
-            })
-        }));
-        assert!(r.is_err());
-        let q = gc.lock();
-        assert!(
-            !q.leading && q.waiting.is_empty(),
-            "the panicked writer's records stayed queued"
-        );
-        assert_eq!(q.outcomes.len(), 1, "the other writer's outcome awaits it");
+        })
+        .unwrap();
+        // Hold the writer on its first group while three more records queue.
+        let held = gate.lock().unwrap();
+        let receivers: Vec<_> = (0..4).map(|i| gc.submit(i, 1)).collect();
+        std::thread::sleep(Duration::from_millis(20));
+        let shared = gc.shared.clone();
+        let closer = std::thread::spawn(move || drop(gc));
+        std::thread::sleep(Duration::from_millis(20));
+        drop(held);
+        closer.join().unwrap();
+        for r in receivers {
+            assert_eq!(r.blocking_recv().unwrap(), Ok(()));
+        }
+        assert_eq!(*written.lock().unwrap(), vec![0, 1, 2, 3]);
+        let q = shared.lock();
+        assert!(q.closed && q.waiting.is_empty());
     }
 }

@@ -85,7 +85,8 @@ struct Inner {
     write_us: AtomicU64,
     /// Per-id striped locks keep accounting exact under concurrent puts and deletes of the
     /// same shard without serialising unrelated writes (which would defeat group commit).
-    stripes: Vec<std::sync::Mutex<()>>,
+    /// Async-aware: a small store holds its stripe across the await of its group's write.
+    stripes: Vec<tokio::sync::Mutex<()>>,
     /// Whether blob garbage collection is on ([`Inner::tune_blob_gc`]).
     blob_gc: AtomicBool,
     /// Synced batches of concurrent writers, written together.
@@ -321,23 +322,34 @@ impl RocksBackend {
         if swept > 0 {
             tracing::info!(files = swept, "removed shard files no record refers to");
         }
-        let backend = RocksBackend {
-            inner: Arc::new(Inner {
-                db,
-                files,
-                file_min,
-                file_bytes: AtomicU64::new(file_bytes),
-                used: AtomicU64::new(used),
-                count: AtomicU64::new(count),
-                read_us: AtomicU64::new(0),
-                write_us: AtomicU64::new(0),
-                stripes: (0..LOCK_STRIPES)
-                    .map(|_| std::sync::Mutex::new(()))
-                    .collect(),
-                blob_gc: AtomicBool::new(false),
-                group: GroupCommit::new(GROUP_MAX_BYTES),
-            }),
-        };
+        // The writer thread writes groups through the store it belongs to, which it must
+        // not keep alive: it holds a weak reference, set once the store exists.
+        let this = Arc::new(std::sync::OnceLock::<std::sync::Weak<Inner>>::new());
+        let target = this.clone();
+        let group = GroupCommit::start(GROUP_MAX_BYTES, move |group, bytes| {
+            match target.get().and_then(std::sync::Weak::upgrade) {
+                Some(inner) => inner.write_group(group, bytes),
+                None => Err("the store is closed".into()),
+            }
+        })
+        .map_err(io)?;
+        let inner = Arc::new(Inner {
+            db,
+            files,
+            file_min,
+            file_bytes: AtomicU64::new(file_bytes),
+            used: AtomicU64::new(used),
+            count: AtomicU64::new(count),
+            read_us: AtomicU64::new(0),
+            write_us: AtomicU64::new(0),
+            stripes: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+            blob_gc: AtomicBool::new(false),
+            group,
+        });
+        let _ = this.set(Arc::downgrade(&inner));
+        let backend = RocksBackend { inner };
         // A store reopened with much garbage collects it from the start.
         backend.inner.tune_blob_gc()?;
         Ok(backend)
@@ -379,25 +391,40 @@ impl Inner {
     }
 
     /// Write `records` as one atomic, synced batch, in a group with other writers'.
+    /// Write `records` as one synced batch, with those of concurrent writers, from a
+    /// blocking thread.
     fn write_synced(&self, records: Vec<Record>) -> Result<()> {
         let bytes = records.iter().map(Record::len).sum();
         self.group
-            .commit(records, bytes, |group, bytes| {
-                // Sized up front: a batch that grows by doubling copies the shards about
-                // twice more and faults in fresh pages for every step.
-                let mut b = WriteBatch::with_capacity_bytes(BATCH_HEADER + bytes);
-                for r in group.iter().flatten() {
-                    match r {
-                        Record::Put(cf, k, v) => b.put_cf(self.cf(cf), k, v),
-                        Record::Delete(cf, k) => b.delete_cf(self.cf(cf), k),
-                    }
-                }
-                self.db
-                    .write_opt(b, &Inner::synced())
-                    .map_err(|e| e.to_string())
-            })
+            .commit_blocking(records, bytes)
             .map_err(StorageError::Io)
     }
+
+    /// [`write_synced`](Self::write_synced) from an async task.
+    async fn write_synced_async(&self, records: Vec<Record>) -> Result<()> {
+        let bytes = records.iter().map(Record::len).sum();
+        self.group
+            .commit(records, bytes)
+            .await
+            .map_err(StorageError::Io)
+    }
+
+    /// The group commit's write: every writer's records in one synced batch.
+    fn write_group(&self, group: Vec<Vec<Record>>, bytes: usize) -> Result<(), String> {
+        // Sized up front: a batch that grows by doubling copies the shards about twice
+        // more and faults in fresh pages for every step.
+        let mut b = WriteBatch::with_capacity_bytes(BATCH_HEADER + bytes);
+        for r in group.iter().flatten() {
+            match r {
+                Record::Put(cf, k, v) => b.put_cf(self.cf(cf), k, v),
+                Record::Delete(cf, k) => b.delete_cf(self.cf(cf), k),
+            }
+        }
+        self.db
+            .write_opt(b, &Inner::synced())
+            .map_err(|e| e.to_string())
+    }
+
     /// A stored shard's meta record, `None` if absent.
     fn stored(&self, id: &ChunkId) -> Result<Option<Meta>> {
         self.db
@@ -461,23 +488,62 @@ impl Inner {
             return Ok(false);
         }
         let in_file = data.len() >= self.file_min;
-        let mut records = Vec::with_capacity(3);
         if in_file {
             // The file is durable before the record that makes it part of the store.
             match staged {
                 Some(staged) => self.files.commit(staged)?,
                 None => self.files.write(id, data)?,
             }
-            if old.is_some_and(|m| !m.in_file) {
-                records.push(Record::Delete(CF_SHARDS, id.0));
-            }
-        } else {
+        }
+        self.write_synced(self.shard_records(id, data, old, in_file))?;
+        self.account_write(id, old, data.len() as u64, in_file, t);
+        Ok(true)
+    }
+
+    /// A new shard below the file threshold, stored from an async task: the store's
+    /// commonest write waits for its group without holding a thread. The lookup is a
+    /// point read of a small family whose Bloom filter answers "absent" from memory.
+    async fn put_new_small(&self, id: &ChunkId, data: &Bytes) -> Result<bool> {
+        let t = Instant::now();
+        let _g = self.stripe(id).lock().await;
+        if self.stored(id)?.is_some() {
+            return Ok(false);
+        }
+        self.write_synced_async(self.shard_records(id, data, None, false))
+            .await?;
+        self.account_write(id, None, data.len() as u64, false, t);
+        Ok(true)
+    }
+
+    /// The records that store a shard, replacing `old` if there is one.
+    fn shard_records(
+        &self,
+        id: &ChunkId,
+        data: &Bytes,
+        old: Option<Meta>,
+        in_file: bool,
+    ) -> Vec<Record> {
+        let mut records = Vec::with_capacity(3);
+        if !in_file {
             records.push(Record::Put(CF_SHARDS, id.0, data.clone()));
+        } else if old.is_some_and(|m| !m.in_file) {
+            records.push(Record::Delete(CF_SHARDS, id.0));
         }
         let meta = meta_value(data.len() as u64, now_secs(), in_file);
         records.push(Record::Put(CF_META, id.0, Bytes::copy_from_slice(&meta)));
         records.push(Record::Delete(CF_CORRUPT, id.0));
-        self.write_synced(records)?;
+        records
+    }
+
+    /// Counters after a shard's records are written (its stripe still locked).
+    fn account_write(
+        &self,
+        id: &ChunkId,
+        old: Option<Meta>,
+        len: u64,
+        in_file: bool,
+        started: Instant,
+    ) {
         match old {
             Some(old) => {
                 self.used.fetch_sub(old.size, Ordering::Relaxed);
@@ -492,13 +558,11 @@ impl Inner {
                 self.count.fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.used.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.used.fetch_add(len, Ordering::Relaxed);
         if in_file {
-            self.file_bytes
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            self.file_bytes.fetch_add(len, Ordering::Relaxed);
         }
-        ewma(&self.write_us, t.elapsed().as_micros() as u64);
-        Ok(true)
+        ewma(&self.write_us, started.elapsed().as_micros() as u64);
     }
 
     /// Blob garbage collection relocates the live shards of the oldest blob files whenever
@@ -534,10 +598,13 @@ impl Inner {
         Ok(v.map_err(io)?.unwrap_or(0))
     }
 
-    fn lock(&self, id: &ChunkId) -> std::sync::MutexGuard<'_, ()> {
-        self.stripes[id.0[0] as usize % LOCK_STRIPES]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    fn stripe(&self, id: &ChunkId) -> &tokio::sync::Mutex<()> {
+        &self.stripes[id.0[0] as usize % LOCK_STRIPES]
+    }
+
+    /// The stripe lock of `id`, from a blocking thread.
+    fn lock(&self, id: &ChunkId) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stripe(id).blocking_lock()
     }
 }
 
@@ -558,6 +625,14 @@ impl StorageBackend for RocksBackend {
 
     async fn put_new(&self, id: &ChunkId, data: Bytes) -> Result<bool> {
         let id = *id;
+        if data.len() < self.inner.file_min {
+            // A task of its own: a request cancelled while its group is on the way to the
+            // disk must not leave a written shard uncounted.
+            let inner = self.inner.clone();
+            return tokio::spawn(async move { inner.put_new_small(&id, &data).await })
+                .await
+                .map_err(io)?;
+        }
         // One trip to the blocking pool for the lookup and the write.
         self.blocking(move |s| s.write_shard(&id, &data, false, None))
             .await
@@ -856,6 +931,36 @@ mod tests {
         drop(Arc::into_inner(b).expect("tasks are done"));
         let b = RocksBackend::open_with_file_threshold(dir.path(), 8192).unwrap();
         check(&b, &kept).await;
+    }
+
+    /// A store whose caller gives up while its group is being written (a cancelled
+    /// request) still completes, and the shard it wrote is counted.
+    #[tokio::test]
+    async fn a_store_abandoned_while_its_group_is_written_is_still_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RocksBackend::open(dir.path()).unwrap();
+        let (id, d) = big(65536, 3);
+        {
+            let mut store = std::pin::pin!(b.put_new(&id, d.clone()));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            // Polled once (queued for the writer), then dropped.
+            assert!(store.as_mut().poll(&mut cx).is_pending());
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while !b.exists(&id).await.unwrap() {
+            assert!(
+                Instant::now() < deadline,
+                "the abandoned store never landed"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // The shard is counted once it is visible (both happen under its stripe lock).
+        let _g = b.inner.stripe(&id).lock().await;
+        let s = b.stats().await.unwrap();
+        assert_eq!((s.chunk_count, s.used_bytes), (1, 65536));
+        drop(_g);
+        assert!(!b.put_new(&id, d).await.unwrap());
+        assert_eq!(b.stats().await.unwrap().chunk_count, 1);
     }
 
     fn check(ok: bool) -> Check {
