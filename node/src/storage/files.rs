@@ -89,6 +89,44 @@ impl Drop for Staged {
     }
 }
 
+/// A shard being written as its bytes arrive ([`ShardFiles::incoming`]).
+pub(super) struct Incoming {
+    staged: Staged,
+    file: File,
+    /// The shard's announced length.
+    len: usize,
+    received: usize,
+    direct: bool,
+    /// With `O_DIRECT`: `window[start..start + WINDOW]` is block-aligned and holds the
+    /// `pending` bytes received since the last write.
+    window: Vec<u8>,
+    start: usize,
+    pending: usize,
+    /// Bytes in the file so far.
+    written: usize,
+}
+
+impl Incoming {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}
+
+/// An incoming shard goes to the disk in writes of this many bytes (the largest HTTP/2
+/// frame a node accepts): 1 MiB `O_DIRECT` writes already reach the disk's sequential
+/// speed here (920 MB/s, against 924 for 8 MiB writes).
+const WINDOW: usize = 1 << 20;
+
+/// Create (or truncate) a file for writing, with `O_DIRECT` if `direct`.
+fn create(path: &Path, direct: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    if direct {
+        o.custom_flags(libc::O_DIRECT);
+    }
+    o.open(path)
+}
+
 impl ShardFiles {
     /// Use (creating it if needed) the file area under `root`, with its 256 directories.
     pub fn open(root: PathBuf) -> Result<Self> {
@@ -126,6 +164,7 @@ impl ShardFiles {
     }
 
     /// Write a shard durably: when this returns, its file survives a crash.
+    #[cfg(test)]
     pub fn write(&self, id: &ChunkId, data: &[u8]) -> Result<()> {
         let staged = self.stage(id, data)?;
         self.commit(staged)
@@ -136,42 +175,159 @@ impl ShardFiles {
     /// write the bytes while their hash is still being checked. Dropped uncommitted, the
     /// temporary file is removed (or, after a crash, swept at the next open).
     pub fn stage(&self, id: &ChunkId, data: &[u8]) -> Result<Staged> {
-        let dir = self.dir(id);
-        let name = id.to_hex();
-        // Unique per write: concurrent stores of one id must not share a temporary file.
-        let n = self.staged.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!("{name}.{n}{TMP_SUFFIX}"));
         // From here on, a failure removes whatever was created.
-        let staged = Staged {
-            tmp,
-            path: dir.join(name),
-        };
+        let staged = self.temporary(id);
         let direct = self.direct.load(Ordering::Relaxed)
             && match self.write_direct(&staged.tmp, data) {
                 Ok(()) => true,
                 // The file system does not take O_DIRECT (or not with this alignment).
                 Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                    self.direct.store(false, Ordering::Relaxed);
-                    tracing::info!(
-                        dir = %self.root.display(),
-                        "the file system refuses O_DIRECT; shard files go through the page cache"
-                    );
+                    self.refuses_direct();
                     false
                 }
                 Err(e) => return Err(io("writing", &staged.tmp, e)),
             };
         if !direct {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&staged.tmp)
-                .map_err(|e| io("creating", &staged.tmp, e))?;
+            let mut f = create(&staged.tmp, false).map_err(|e| io("creating", &staged.tmp, e))?;
             f.write_all(data)
                 .and_then(|()| f.sync_data())
                 .map_err(|e| io("writing", &staged.tmp, e))?;
         }
         Ok(staged)
+    }
+
+    /// A temporary name of its own for a write of `id`: concurrent stores of one id must
+    /// not share a temporary file.
+    fn temporary(&self, id: &ChunkId) -> Staged {
+        let dir = self.dir(id);
+        let name = id.to_hex();
+        let n = self.staged.fetch_add(1, Ordering::Relaxed);
+        Staged {
+            tmp: dir.join(format!("{name}.{n}{TMP_SUFFIX}")),
+            path: dir.join(name),
+        }
+    }
+
+    /// [`stage`](Self::stage) for a shard of `len` bytes that arrive in pieces
+    /// ([`append`](Self::append), then [`finish`](Self::finish)): each [`WINDOW`] of them
+    /// goes to the disk as soon as it is complete, while later ones are still arriving.
+    /// Dropped unfinished, the temporary file is removed.
+    pub fn incoming(&self, id: &ChunkId, len: usize) -> Result<Incoming> {
+        let staged = self.temporary(id);
+        let mut direct = self.direct.load(Ordering::Relaxed);
+        let file = match create(&staged.tmp, direct) {
+            Ok(f) => f,
+            Err(e) if direct && e.raw_os_error() == Some(libc::EINVAL) => {
+                self.refuses_direct();
+                direct = false;
+                create(&staged.tmp, false).map_err(|e| io("creating", &staged.tmp, e))?
+            }
+            Err(e) => return Err(io("creating", &staged.tmp, e)),
+        };
+        let window = if direct {
+            let mut buf = self.spare.take(WINDOW + ALIGN);
+            if buf.len() < WINDOW + ALIGN {
+                buf.resize(WINDOW + ALIGN, 0);
+            }
+            buf
+        } else {
+            Vec::new()
+        };
+        let start = window.as_ptr().align_offset(ALIGN);
+        Ok(Incoming {
+            staged,
+            file,
+            len,
+            received: 0,
+            direct,
+            window,
+            start,
+            pending: 0,
+            written: 0,
+        })
+    }
+
+    /// The next bytes of an incoming shard.
+    pub fn append(&self, inc: &mut Incoming, mut data: &[u8]) -> Result<()> {
+        if inc.received + data.len() > inc.len {
+            return Err(StorageError::Io(format!(
+                "more than the announced {} bytes arrived",
+                inc.len
+            )));
+        }
+        inc.received += data.len();
+        if !inc.direct {
+            return inc
+                .file
+                .write_all(data)
+                .map_err(|e| io("writing", &inc.staged.tmp, e));
+        }
+        while !data.is_empty() {
+            let n = (WINDOW - inc.pending).min(data.len());
+            let at = inc.start + inc.pending;
+            inc.window[at..at + n].copy_from_slice(&data[..n]);
+            inc.pending += n;
+            data = &data[n..];
+            if inc.pending == WINDOW {
+                self.write_window(inc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write an incoming shard's last bytes and sync it, ready for [`commit`](Self::commit).
+    pub fn finish(&self, mut inc: Incoming) -> Result<Staged> {
+        if inc.received != inc.len {
+            return Err(StorageError::Io(format!(
+                "{} of the announced {} bytes arrived",
+                inc.received, inc.len
+            )));
+        }
+        if inc.direct && inc.pending > 0 {
+            self.write_window(&mut inc)?;
+        }
+        let tmp = &inc.staged.tmp;
+        inc.file
+            .set_len(inc.len as u64)
+            .and_then(|()| inc.file.sync_data())
+            .map_err(|e| io("writing", tmp, e))?;
+        self.spare.give(std::mem::take(&mut inc.window));
+        Ok(inc.staged)
+    }
+
+    /// Write an incoming shard's window (padded with zeros to a whole block if it is the
+    /// last, partial one). A file system found to refuse `O_DIRECT` on the first write
+    /// gets the file again through the page cache.
+    fn write_window(&self, inc: &mut Incoming) -> Result<()> {
+        let padded = inc.pending.next_multiple_of(ALIGN);
+        let block = &mut inc.window[inc.start..inc.start + padded];
+        block[inc.pending..].fill(0);
+        match inc.file.write_all(block) {
+            Ok(()) => {}
+            Err(e) if inc.written == 0 && e.raw_os_error() == Some(libc::EINVAL) => {
+                self.refuses_direct();
+                inc.file = create(&inc.staged.tmp, false)
+                    .map_err(|e| io("creating", &inc.staged.tmp, e))?;
+                inc.direct = false;
+                let pending = &inc.window[inc.start..inc.start + inc.pending];
+                inc.file
+                    .write_all(pending)
+                    .map_err(|e| io("writing", &inc.staged.tmp, e))?;
+            }
+            Err(e) => return Err(io("writing", &inc.staged.tmp, e)),
+        }
+        inc.written += inc.pending;
+        inc.pending = 0;
+        Ok(())
+    }
+
+    fn refuses_direct(&self) {
+        if self.direct.swap(false, Ordering::Relaxed) {
+            tracing::info!(
+                dir = %self.root.display(),
+                "the file system refuses O_DIRECT; shard files go through the page cache"
+            );
+        }
     }
 
     /// Make staged bytes the shard's file, durably (a shard already there is replaced
@@ -191,12 +347,7 @@ impl ShardFiles {
     /// cut back to the shard's length before the sync.
     fn write_direct(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
         let padded = data.len().next_multiple_of(ALIGN);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(path)?;
+        let mut f = create(path, true)?;
         let mut buf = self.spare.take(padded + ALIGN);
         if buf.len() < padded + ALIGN {
             buf.resize(padded + ALIGN, 0);
@@ -313,6 +464,55 @@ mod tests {
             assert_eq!(files.read(&id).unwrap().unwrap(), &long[..ALIGN + 1]);
             // No temporary file stays behind, and spare buffers stay bounded.
             assert_eq!(files.sweep(|_| Ok(true)).unwrap(), 0);
+            assert!(files.spare.idle_bytes() <= SPARE_BYTES);
+        }
+    }
+
+    /// A shard that arrives in pieces of any size reads back exactly, on both write paths;
+    /// one abandoned, cut short or overrun leaves no file.
+    #[test]
+    fn incoming_shards_in_pieces_read_back_and_failures_leave_nothing() {
+        for page_cache in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let files = ShardFiles::open(dir.path().join("files")).unwrap();
+            if page_cache {
+                files.use_page_cache();
+            }
+            let lens = [
+                1,
+                ALIGN + 1,
+                WINDOW - 1,
+                WINDOW,
+                WINDOW + 1,
+                3 * WINDOW + 4097,
+            ];
+            for (i, len) in lens.into_iter().enumerate() {
+                for piece in [1000, ALIGN, 65_536, WINDOW + 3] {
+                    let (id, data) = shard(len, (i * 7) as u8);
+                    let mut inc = files.incoming(&id, len).unwrap();
+                    for p in data.chunks(piece) {
+                        files.append(&mut inc, p).unwrap();
+                    }
+                    files.commit(files.finish(inc).unwrap()).unwrap();
+                    let back = files.read(&id).unwrap().unwrap();
+                    assert!(back == data, "length {len} in pieces of {piece}");
+                }
+            }
+            let (id, data) = shard(2 * WINDOW + 5, 1);
+            // Abandoned after a whole window went to the disk.
+            let mut inc = files.incoming(&id, data.len()).unwrap();
+            files.append(&mut inc, &data[..WINDOW + 9]).unwrap();
+            drop(inc);
+            // Cut short.
+            let mut inc = files.incoming(&id, data.len()).unwrap();
+            files.append(&mut inc, &data[..100]).unwrap();
+            assert!(files.finish(inc).is_err());
+            // Overrun.
+            let mut inc = files.incoming(&id, 10).unwrap();
+            assert!(files.append(&mut inc, &data[..11]).is_err());
+            drop(inc);
+            let left = files.sweep(|k| Ok(*k != id)).unwrap();
+            assert_eq!(left, 0, "page cache {page_cache}: files were left behind");
             assert!(files.spare.idle_bytes() <= SPARE_BYTES);
         }
     }

@@ -50,6 +50,17 @@ pub struct ServedRecord {
     pub served_at: i64,
 }
 
+/// A shard stored as its bytes arrive ([`StorageBackend::incoming`]). The methods block:
+/// call them from a blocking thread. Dropped before [`commit`](Self::commit), it leaves
+/// nothing behind.
+pub trait IncomingShard: Send {
+    /// The shard's next bytes, in order.
+    fn write(&mut self, data: &[u8]) -> Result<()>;
+    /// Every byte has arrived and was checked against the id: make the shard part of the
+    /// store, durably, unless it is stored already. Returns whether it wrote.
+    fn commit(self: Box<Self>) -> Result<bool>;
+}
+
 /// [`StorageBackend::put_new_verified`] without overlap: wait for the check, then
 /// [`put_new`](StorageBackend::put_new).
 pub(crate) async fn put_new_once_verified<B: StorageBackend + ?Sized>(
@@ -89,6 +100,16 @@ pub trait StorageBackend: Send + Sync + 'static {
         verified: Check,
     ) -> Result<Option<bool>> {
         put_new_once_verified(self, chunk_id, data, verified).await
+    }
+    /// Begin storing a shard of `len` bytes as they arrive, if this backend does that for
+    /// a shard of this size; `None` if it takes shards whole
+    /// ([`put_new_verified`](Self::put_new_verified)).
+    async fn incoming(
+        &self,
+        _chunk_id: &ChunkId,
+        _len: u64,
+    ) -> Result<Option<Box<dyn IncomingShard>>> {
+        Ok(None)
     }
     /// Retrieve a chunk.
     async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;

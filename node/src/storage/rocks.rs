@@ -33,10 +33,11 @@ use rocksdb::{
     IteratorMode, Options, ReadOptions, WriteBatch, WriteOptions,
 };
 
-use super::files::{ShardFiles, Staged};
+use super::files::{Incoming, ShardFiles, Staged};
 use super::group::GroupCommit;
 use super::{
-    Check, Result, ServedRecord, StorageBackend, StorageError, StorageStats, put_new_once_verified,
+    Check, IncomingShard, Result, ServedRecord, StorageBackend, StorageError, StorageStats,
+    put_new_once_verified,
 };
 use tonic::codegen::Bytes;
 
@@ -112,6 +113,28 @@ impl Record {
 
 pub struct RocksBackend {
     inner: Arc<Inner>,
+}
+
+/// A large shard written to its file as it arrives ([`StorageBackend::incoming`]).
+struct RocksIncoming {
+    inner: Arc<Inner>,
+    id: ChunkId,
+    file: Incoming,
+}
+
+impl IncomingShard for RocksIncoming {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.inner.files.append(&mut self.file, data)
+    }
+
+    fn commit(self: Box<Self>) -> Result<bool> {
+        let RocksIncoming { inner, id, file } = *self;
+        let len = file.len() as u64;
+        let staged = inner.files.finish(file)?;
+        // Written even if the shard is stored already: it may be deleted before this
+        // commit, which then stores it again instead of acknowledging a shard not there.
+        inner.write_file_shard(&id, len, false, |_| Ok(staged))
+    }
 }
 
 /// A value read from RocksDB, handed out as `Bytes` without copying it: RocksDB's buffer
@@ -481,22 +504,42 @@ impl Inner {
         replace: bool,
         staged: Option<Staged>,
     ) -> Result<bool> {
+        if data.len() >= self.file_min {
+            return self.write_file_shard(id, data.len() as u64, replace, |files| match staged {
+                Some(staged) => Ok(staged),
+                None => files.stage(id, data),
+            });
+        }
         let t = Instant::now();
         let _g = self.lock(id);
         let old = self.stored(id)?;
         if old.is_some() && !replace {
             return Ok(false);
         }
-        let in_file = data.len() >= self.file_min;
-        if in_file {
-            // The file is durable before the record that makes it part of the store.
-            match staged {
-                Some(staged) => self.files.commit(staged)?,
-                None => self.files.write(id, data)?,
-            }
+        self.write_synced(self.shard_records(id, data.len() as u64, Some(data), old))?;
+        self.account_write(id, old, data.len() as u64, false, t);
+        Ok(true)
+    }
+
+    /// Store a shard as a file of its own: `staged` writes (or has written) its bytes under
+    /// a temporary name, called only if the shard is to be written.
+    fn write_file_shard(
+        &self,
+        id: &ChunkId,
+        len: u64,
+        replace: bool,
+        staged: impl FnOnce(&ShardFiles) -> Result<Staged>,
+    ) -> Result<bool> {
+        let t = Instant::now();
+        let _g = self.lock(id);
+        let old = self.stored(id)?;
+        if old.is_some() && !replace {
+            return Ok(false);
         }
-        self.write_synced(self.shard_records(id, data, old, in_file))?;
-        self.account_write(id, old, data.len() as u64, in_file, t);
+        // The file is durable before the record that makes it part of the store.
+        self.files.commit(staged(&self.files)?)?;
+        self.write_synced(self.shard_records(id, len, None, old))?;
+        self.account_write(id, old, len, true, t);
         Ok(true)
     }
 
@@ -509,27 +552,31 @@ impl Inner {
         if self.stored(id)?.is_some() {
             return Ok(false);
         }
-        self.write_synced_async(self.shard_records(id, data, None, false))
+        let len = data.len() as u64;
+        self.write_synced_async(self.shard_records(id, len, Some(data), None))
             .await?;
-        self.account_write(id, None, data.len() as u64, false, t);
+        self.account_write(id, None, len, false, t);
         Ok(true)
     }
 
-    /// The records that store a shard, replacing `old` if there is one.
+    /// The records that store a shard of `len` bytes, replacing `old` if there is one:
+    /// with its bytes in RocksDB if `payload` is given, else in its file.
     fn shard_records(
         &self,
         id: &ChunkId,
-        data: &Bytes,
+        len: u64,
+        payload: Option<&Bytes>,
         old: Option<Meta>,
-        in_file: bool,
     ) -> Vec<Record> {
         let mut records = Vec::with_capacity(3);
-        if !in_file {
-            records.push(Record::Put(CF_SHARDS, id.0, data.clone()));
-        } else if old.is_some_and(|m| !m.in_file) {
-            records.push(Record::Delete(CF_SHARDS, id.0));
+        match payload {
+            Some(data) => records.push(Record::Put(CF_SHARDS, id.0, data.clone())),
+            None if old.is_some_and(|m| !m.in_file) => {
+                records.push(Record::Delete(CF_SHARDS, id.0))
+            }
+            None => {}
         }
-        let meta = meta_value(data.len() as u64, now_secs(), in_file);
+        let meta = meta_value(len, now_secs(), payload.is_none());
         records.push(Record::Put(CF_META, id.0, Bytes::copy_from_slice(&meta)));
         records.push(Record::Delete(CF_CORRUPT, id.0));
         records
@@ -666,6 +713,21 @@ impl StorageBackend for RocksBackend {
         self.blocking(move |s| s.write_shard(&id, &data, false, staged))
             .await
             .map(Some)
+    }
+
+    async fn incoming(&self, id: &ChunkId, len: u64) -> Result<Option<Box<dyn IncomingShard>>> {
+        if len < self.inner.file_min as u64 {
+            return Ok(None);
+        }
+        let id = *id;
+        let file = self
+            .blocking(move |s| s.files.incoming(&id, len as usize))
+            .await?;
+        Ok(Some(Box::new(RocksIncoming {
+            inner: self.inner.clone(),
+            id,
+            file,
+        })))
     }
 
     async fn get(&self, id: &ChunkId) -> Result<Option<Bytes>> {
