@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod config;
 pub mod direct_get;
+pub mod direct_store;
 pub mod gateway_link;
 pub mod identity;
 pub mod metrics;

@@ -22,7 +22,7 @@ pub struct ChunkServiceImpl {
     pub state: Arc<NodeState>,
 }
 
-fn parse_id(id: Option<&cyxcloud_proto::chunk::ChunkId>) -> Result<ChunkId, Status> {
+pub(crate) fn parse_id(id: Option<&cyxcloud_proto::chunk::ChunkId>) -> Result<ChunkId, Status> {
     let id = id.ok_or_else(|| Status::invalid_argument("chunk_id is required"))?;
     ChunkId::try_from(id).map_err(|e| Status::invalid_argument(e.to_string()))
 }
@@ -69,21 +69,27 @@ impl NodeState {
             .map_err(|e| Status::permission_denied(e.to_string()))
     }
 
-    /// Store one shard under a store grant. Returns bytes written.
-    pub async fn store(&self, id: ChunkId, data: Bytes, grant: &[u8]) -> Result<u64, Status> {
-        let len = data.len() as u64;
-        self.check_grant(grant, &id, GrantOp::Store, len)?;
+    /// What a store checks before it looks at the bytes: a valid store grant for this
+    /// shard and size, and a node that takes new shards.
+    pub fn admit_store(&self, id: &ChunkId, len: u64, grant: &[u8]) -> Result<(), Status> {
+        self.check_grant(grant, id, GrantOp::Store, len)?;
         if self.is_draining() {
             return Err(Status::unavailable(
                 "node is draining and accepts no new shards",
             ));
         }
-        let mismatch = || Status::invalid_argument("data does not hash to the chunk id");
+        Ok(())
+    }
+
+    /// Store one shard under a store grant. Returns bytes written.
+    pub async fn store(&self, id: ChunkId, data: Bytes, grant: &[u8]) -> Result<u64, Status> {
+        let len = data.len() as u64;
+        self.admit_store(&id, len, grant)?;
         let _reservation = match self.reserve(len) {
             Ok(r) => r,
             Err(e) => {
                 if !hash(&data).await.ct_eq(&id) {
-                    return Err(mismatch());
+                    return Err(hash_mismatch());
                 }
                 // A full node still acknowledges a shard it already holds: stores are
                 // idempotent.
@@ -103,7 +109,7 @@ impl NodeState {
             .put_new_verified(&id, data.clone(), verified)
             .await
             .map_err(internal)?
-            .ok_or_else(mismatch)?;
+            .ok_or_else(hash_mismatch)?;
         if wrote {
             self.metrics
                 .bytes_received
@@ -196,7 +202,12 @@ impl NodeState {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
+/// A store whose bytes do not hash to the shard's id.
+pub(crate) fn hash_mismatch() -> Status {
+    Status::invalid_argument("data does not hash to the chunk id")
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
     tracing::error!(error = %e, "storage failure");
     Status::internal(format!("storage failure: {e}"))
 }

@@ -465,27 +465,6 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
     out
 }
 
-/// Every file in a shard-file directory (`.../files/<xx>/`) under `root`.
-fn shard_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if p
-                .parent()
-                .and_then(|d| d.parent())
-                .is_some_and(|f| f.ends_with("files"))
-            {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn get_chunk_is_answered_by_the_direct_path_and_sends_the_shard_whole() {
     let Setup {

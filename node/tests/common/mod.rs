@@ -145,3 +145,24 @@ pub async fn setup(capacity_gb: f64) -> Setup {
     let c = client(&node).await;
     Setup { dir, node, pk, c }
 }
+
+/// Every file in a shard-file directory (`.../files/<xx>/`) under `root`.
+pub fn shard_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .parent()
+                .and_then(|d| d.parent())
+                .is_some_and(|f| f.ends_with("files"))
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
