@@ -60,6 +60,12 @@ impl ShardCache {
         Some(data)
     }
 
+    /// Whether a shard of `len` bytes may be kept ([`insert`](Self::insert) takes shards of
+    /// up to half the cache).
+    pub fn admits(&self, len: usize) -> bool {
+        len <= self.capacity / 2
+    }
+
     /// Take before reading a shard from disk; hand to [`insert`](Self::insert).
     pub fn generation(&self) -> u64 {
         self.lock().generation
@@ -68,7 +74,7 @@ impl ShardCache {
     /// Keep `data`, which hashes to `id`, unless something was removed since `since` (the
     /// shard may be the one removed) or it would take more than half of the cache.
     pub fn insert(&self, id: ChunkId, data: Bytes, since: u64) {
-        if data.len() > self.capacity / 2 {
+        if !self.admits(data.len()) {
             return;
         }
         let mut l = self.lock();

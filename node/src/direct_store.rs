@@ -7,8 +7,10 @@
 //! StoreChunk request up to the shard's first byte, checks the grant there (a refused store
 //! is answered before its data is sent) and then writes each arriving piece of the shard
 //! to the shard's file and hashes it, on the blocking pool, while the next piece arrives:
-//! receiving, hashing and writing overlap, and at most two pieces (HTTP/2 frames of up to
-//! 1 MiB) are held besides what HTTP/2 flow control lets the sender have in flight. The shard becomes part of the store only when
+//! receiving, hashing and writing overlap. Like the generated service's stores, a stored
+//! shard enters the node's read cache (the hashing thread gathers it for that); with the
+//! cache off, a store holds at most two pieces (HTTP/2 frames of up to 1 MiB) besides what
+//! HTTP/2 flow control lets the sender have in flight. The shard becomes part of the store only when
 //! every byte has arrived and hashes to its id; anything else leaves nothing behind.
 //!
 //! The generated service still answers every request this path does not stream: another
@@ -358,7 +360,15 @@ async fn receive(
     sink: Box<dyn IncomingShard>,
 ) -> Result<u64, Status> {
     let mut sink = Stage::Idle(sink);
-    let mut hasher = Stage::Idle(blake3::Hasher::new());
+    // Stored shards enter the read cache, as the generated service's do (a shard is often
+    // read soon after it is stored, and its file bypassed the page cache): the hashing
+    // thread also gathers the pieces into one buffer for it.
+    let since = state.cache.generation();
+    let gather = state
+        .cache
+        .admits(len)
+        .then(|| BytesMut::with_capacity(len));
+    let mut hasher = Stage::Idle((blake3::Hasher::new(), gather));
     let mut received = 0usize;
     let mut piece = (!first.is_empty()).then_some(first);
     loop {
@@ -372,8 +382,11 @@ async fn receive(
             let q = p.clone();
             sink.then(move |s| s.write(&p).map_err(internal)).await?;
             hasher
-                .then(move |h| {
+                .then(move |(h, gather)| {
                     h.update(&q);
+                    if let Some(g) = gather {
+                        g.extend_from_slice(&q);
+                    }
                     Ok(())
                 })
                 .await?;
@@ -390,7 +403,8 @@ async fn receive(
         }
     }
     let sink = sink.take().await?;
-    let hash = ChunkId(*hasher.take().await?.finalize().as_bytes());
+    let (h, gathered) = hasher.take().await?;
+    let hash = ChunkId(*h.finalize().as_bytes());
     if !hash.ct_eq(&id) {
         // Dropping the sink removes its file: off the async threads.
         tokio::task::spawn_blocking(move || drop(sink));
@@ -405,6 +419,9 @@ async fn receive(
             .metrics
             .bytes_received
             .fetch_add(len as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(data) = gathered {
+        state.cache.insert(id, data.freeze(), since);
     }
     Ok(len as u64)
 }
