@@ -4,18 +4,16 @@
 //! the read cache was copied once more (8 MiB per 8 MiB read) before HTTP/2 sent it. This
 //! layer answers the GetChunk route itself: the gRPC frame's prefix and the small fields are
 //! encoded into a few bytes, and the shard follows as the cached `Bytes` it already is,
-//! which HTTP/2 hands to the socket without copying. Every other route goes to the
-//! generated service unchanged, and the answer is the generated handler's
-//! ([`crate::service::get_chunk`]), so both paths agree on every status and field.
+//! which HTTP/2 hands to the socket without copying ([`crate::direct`] routes the requests
+//! here). The answer is the generated handler's ([`crate::service::get_chunk`]), so both
+//! paths agree on every status and field.
 //!
 //! The request is read as the generated service would read it: one uncompressed gRPC
 //! message (this node offers no compression), at most [`MAX_REQUEST`] bytes.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cyxcloud_proto::chunk::{GetChunkRequest, GetChunkResponse};
@@ -24,9 +22,7 @@ use http_body::Body as _;
 use prost::Message;
 use tonic::Status;
 use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
-use tracing::Instrument;
+use tonic::codegen::http;
 
 use crate::state::NodeState;
 
@@ -39,56 +35,18 @@ pub const MAX_REQUEST: usize = 16 * 1024;
 /// The `data` field of GetChunkResponse.
 const DATA_FIELD: u32 = 2;
 
-/// Wraps the generated ChunkService server `S` and answers GetChunk itself.
-#[derive(Clone)]
-pub struct DirectGet<S> {
-    inner: S,
+/// Answer a GetChunk request ([`crate::direct::Direct`] routes it here).
+pub(crate) async fn answer(
     state: Arc<NodeState>,
-}
-
-impl<S> DirectGet<S> {
-    pub fn new(inner: S, state: Arc<NodeState>) -> Self {
-        Self { inner, state }
-    }
-}
-
-impl<S: NamedService> NamedService for DirectGet<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S> Service<http::Request<Body>> for DirectGet<S>
-where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        if req.uri().path() != GET_CHUNK_PATH {
-            return Box::pin(self.inner.call(req));
-        }
-        let state = self.state.clone();
-        let answer = async move {
-            let r = match read_request(req).await {
-                Ok(r) => crate::service::get_chunk(&state, r).await,
-                Err(s) => Err(s),
-            };
-            Ok(match r {
-                Ok(resp) => respond(resp),
-                Err(status) => status.into_http(),
-            })
-        };
-        // The span the generated handler has.
-        Box::pin(answer.instrument(tracing::info_span!("get_chunk", rpc = "GetChunk")))
+    req: http::Request<Body>,
+) -> http::Response<Body> {
+    let r = match read_request(req).await {
+        Ok(r) => crate::service::get_chunk(&state, r).await,
+        Err(s) => Err(s),
+    };
+    match r {
+        Ok(resp) => respond(resp),
+        Err(status) => status.into_http(),
     }
 }
 

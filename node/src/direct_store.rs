@@ -28,14 +28,12 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes, BytesMut};
 use cyxcloud_core::ChunkId;
 use cyxcloud_proto::chunk::{StoreChunkRequest, StoreChunkResponse};
-use cyxcloud_proto::frames::{Frames, STORE_CHUNK_PATH, STORE_DATA_FIELD};
+use cyxcloud_proto::frames::{Frames, STORE_DATA_FIELD};
 use http_body::{Body as _, Frame};
 use prost::Message;
 use tonic::Status;
 use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
-use tracing::Instrument;
+use tonic::codegen::{Service, http};
 
 use crate::service::{hash_mismatch, internal, parse_id};
 use crate::state::NodeState;
@@ -45,60 +43,21 @@ use crate::storage::IncomingShard;
 /// whose shard does not begin within this many goes to the generated service.
 pub const MAX_HEAD: usize = 64 * 1024;
 
-/// Wraps the ChunkService server `S` and answers the StoreChunk requests it can stream.
-#[derive(Clone)]
-pub struct DirectStore<S> {
-    inner: S,
+/// Answer a StoreChunk request ([`crate::direct::Direct`] routes it here), or let
+/// `inner`, the generated service, answer it. Messages over `max_message` bytes go there
+/// to be refused.
+pub(crate) async fn answer<S>(
     state: Arc<NodeState>,
-    /// The generated service's largest message: a larger one goes there to be refused.
+    req: http::Request<Body>,
     max_message: usize,
-}
-
-impl<S> DirectStore<S> {
-    pub fn new(inner: S, state: Arc<NodeState>, max_message: usize) -> Self {
-        Self {
-            inner,
-            state,
-            max_message,
-        }
-    }
-}
-
-impl<S: NamedService> NamedService for DirectStore<S> {
-    const NAME: &'static str = S::NAME;
-}
-
-impl<S> Service<http::Request<Body>> for DirectStore<S>
+    mut inner: S,
+) -> Result<http::Response<Body>, Infallible>
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
 {
-    type Response = http::Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Infallible>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        if req.uri().path() != STORE_CHUNK_PATH {
-            return Box::pin(self.inner.call(req));
-        }
-        // The service that was made ready answers if this path does not.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        let (state, max) = (self.state.clone(), self.max_message);
-        let answer = async move {
-            match store(&state, req, max).await {
-                Outcome::Answer(resp) => Ok(resp),
-                Outcome::Whole(req) => inner.call(req).await,
-            }
-        };
-        Box::pin(answer.instrument(tracing::info_span!("store_chunk", rpc = "StoreChunk")))
+    match store(&state, req, max_message).await {
+        Outcome::Answer(resp) => Ok(resp),
+        Outcome::Whole(req) => inner.call(req).await,
     }
 }
 
@@ -257,14 +216,15 @@ async fn store(state: &NodeState, req: http::Request<Body>, max_message: usize) 
         return Outcome::Whole(req);
     }
     let (parts, mut body) = req.into_parts();
-    let whole = move |head: BytesMut, body: Body| {
+    let whole = move |head: Bytes, body: Body| {
         let body = Body::new(Prepend {
-            head: (!head.is_empty()).then(|| head.freeze()),
+            head: (!head.is_empty()).then_some(head),
             body,
         });
         Outcome::Whole(http::Request::from_parts(parts, body))
     };
-    let mut head = BytesMut::new();
+    // Usually the first frame: kept as it came, so a request that goes whole is not copied.
+    let mut head = Bytes::new();
     let (fields, data_at, len) = loop {
         match parse_head(&head) {
             Head::Shard {
@@ -279,13 +239,24 @@ async fn store(state: &NodeState, req: http::Request<Body>, max_message: usize) 
         match next_frame(&mut body).await {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
-                    head.extend_from_slice(&data);
+                    head = if head.is_empty() {
+                        data
+                    } else {
+                        let mut joined = BytesMut::with_capacity(head.len() + data.len());
+                        joined.extend_from_slice(&head);
+                        joined.extend_from_slice(&data);
+                        joined.freeze()
+                    };
                 }
             }
             // The body ended (or failed) early: the generated service says what is wrong.
             Some(Err(_)) | None => return whole(head, Body::empty()),
         }
     };
+    // Small shards go whole (before the grant check, which the generated service makes).
+    if !state.backend.streams(len as u64) {
+        return whole(head, body);
+    }
     let Ok(r) = StoreChunkRequest::decode(&head[fields]) else {
         return whole(head, body);
     };
@@ -309,7 +280,7 @@ async fn store(state: &NodeState, req: http::Request<Body>, max_message: usize) 
         Err(e) => return answer(Err(internal(e))),
     };
     head.advance(data_at);
-    let r = receive(state, id, len, head.freeze(), body, sink).await;
+    let r = receive(state, id, len, head, body, sink).await;
     drop(reservation);
     answer(r)
 }

@@ -13,6 +13,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod direct;
 pub mod direct_get;
 pub mod direct_store;
 pub mod gateway_link;

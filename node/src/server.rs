@@ -150,8 +150,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     })
     .max_decoding_message_size(limit)
     .max_encoding_message_size(limit);
-    let svc = crate::direct_get::DirectGet::new(svc, state.clone());
-    let svc = crate::direct_store::DirectStore::new(svc, state.clone(), limit);
+    let svc = crate::direct::Direct::new(svc, state.clone(), limit);
     let c = cancel.clone();
     let server = tokio::spawn(async move {
         tonic::transport::Server::builder()

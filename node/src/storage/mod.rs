@@ -101,6 +101,11 @@ pub trait StorageBackend: Send + Sync + 'static {
     ) -> Result<Option<bool>> {
         put_new_once_verified(self, chunk_id, data, verified).await
     }
+    /// Whether this backend stores a shard of `len` bytes as they arrive
+    /// ([`incoming`](Self::incoming)) rather than whole.
+    fn streams(&self, _len: u64) -> bool {
+        false
+    }
     /// Begin storing a shard of `len` bytes as they arrive, if this backend does that for
     /// a shard of this size; `None` if it takes shards whole
     /// ([`put_new_verified`](Self::put_new_verified)).

@@ -715,8 +715,12 @@ impl StorageBackend for RocksBackend {
             .map(Some)
     }
 
+    fn streams(&self, len: u64) -> bool {
+        len >= self.inner.file_min as u64
+    }
+
     async fn incoming(&self, id: &ChunkId, len: u64) -> Result<Option<Box<dyn IncomingShard>>> {
-        if len < self.inner.file_min as u64 {
+        if !self.streams(len) {
             return Ok(None);
         }
         let id = *id;
@@ -1023,6 +1027,22 @@ mod tests {
         drop(_g);
         assert!(!b.put_new(&id, d).await.unwrap());
         assert_eq!(b.stats().await.unwrap().chunk_count, 1);
+    }
+
+    /// The streaming layer decides from `streams` alone whether a store is streamed (before
+    /// it checks a grant): it must agree with `incoming` at the threshold.
+    #[tokio::test]
+    async fn shards_stream_exactly_from_the_file_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = RocksBackend::open_with_file_threshold(dir.path(), 8192).unwrap();
+        let (id, _) = big(10, 1);
+        for len in [0, 1, 8191, 8192, 8193, 1 << 20] {
+            let incoming = b.incoming(&id, len).await.unwrap();
+            assert_eq!(b.streams(len), incoming.is_some(), "length {len}");
+            assert_eq!(b.streams(len), len >= 8192);
+        }
+        // The abandoned incoming shards left nothing.
+        assert_eq!(file_count(dir.path()), 0);
     }
 
     fn check(ok: bool) -> Check {
