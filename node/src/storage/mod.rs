@@ -226,6 +226,30 @@ pub(crate) mod test_suite {
             b.put(&ChunkId::of(&d), d).await.unwrap();
         }
         assert_eq!(b.list().await.unwrap().len(), 301);
+        // A shard stored as it arrives, where the backend does that: readable once
+        // committed, counted once, and arriving again it is acknowledged without a write.
+        let (e, de) = shard(90_000, 3);
+        if b.streams(de.len() as u64) {
+            for first in [true, false] {
+                let mut sink = b.incoming(&e, de.len() as u64).await.unwrap().unwrap();
+                let d = de.clone();
+                let wrote = tokio::task::spawn_blocking(move || {
+                    for piece in d.chunks(7000) {
+                        sink.write(piece)?;
+                    }
+                    sink.commit()
+                })
+                .await
+                .unwrap()
+                .unwrap();
+                assert_eq!(wrote, first);
+            }
+            assert_eq!(b.get(&e).await.unwrap().as_deref(), Some(&de[..]));
+            assert_eq!(b.stats().await.unwrap().chunk_count, 302);
+            assert!(b.delete(&e).await.unwrap());
+        } else {
+            assert!(b.incoming(&e, de.len() as u64).await.unwrap().is_none());
+        }
         // Side records.
         let rec = ServedRecord {
             grant: vec![1, 2, 3],
