@@ -39,6 +39,11 @@ use crate::service::{hash_mismatch, internal, parse_id};
 use crate::state::NodeState;
 use crate::storage::IncomingShard;
 
+/// Pieces of a shard smaller than this (HTTP/2 frames are as small as the sender makes
+/// them, 16 KiB by default) are gathered up to it before they go to the writer and the
+/// hasher, so that a shard costs a few hand-offs to the blocking pool, not one per frame.
+const MIN_PIECE: usize = 256 * 1024;
+
 /// The fields before the shard (id, metadata, grant) take a few hundred bytes; a request
 /// whose shard does not begin within this many goes to the generated service.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -342,6 +347,8 @@ async fn receive(
     let mut hasher = Stage::Idle((blake3::Hasher::new(), gather));
     let mut received = 0usize;
     let mut piece = (!first.is_empty()).then_some(first);
+    // Small frames are gathered into pieces of at least MIN_PIECE bytes.
+    let mut small = BytesMut::new();
     loop {
         if let Some(p) = piece.take() {
             if received + p.len() > len {
@@ -350,17 +357,25 @@ async fn receive(
                 ));
             }
             received += p.len();
-            let q = p.clone();
-            sink.then(move |s| s.write(&p).map_err(internal)).await?;
-            hasher
-                .then(move |(h, gather)| {
-                    h.update(&q);
-                    if let Some(g) = gather {
-                        g.extend_from_slice(&q);
-                    }
-                    Ok(())
-                })
-                .await?;
+            let p = if small.is_empty() && p.len() >= MIN_PIECE {
+                Some(p)
+            } else {
+                small.extend_from_slice(&p);
+                (small.len() >= MIN_PIECE || received == len).then(|| small.split().freeze())
+            };
+            if let Some(p) = p {
+                let q = p.clone();
+                sink.then(move |s| s.write(&p).map_err(internal)).await?;
+                hasher
+                    .then(move |(h, gather)| {
+                        h.update(&q);
+                        if let Some(g) = gather {
+                            g.extend_from_slice(&q);
+                        }
+                        Ok(())
+                    })
+                    .await?;
+            }
         }
         match next_frame(&mut body).await {
             Some(Ok(frame)) => piece = frame.into_data().ok().filter(|d| !d.is_empty()),

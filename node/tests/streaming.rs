@@ -224,6 +224,31 @@ async fn large_shards_are_written_as_they_arrive_and_refused_before_their_bytes(
     )
     .await
     .unwrap();
+    // Sent in small frames (each body piece is a frame of its own), it is gathered into
+    // larger pieces on the way and stored the same.
+    let (id5, data5) = shard((1 << 20) + 12_345, 6);
+    let frames = store_frames(store_req(
+        id5,
+        data5.clone(),
+        grant(GrantOp::Store, pk, id5, 2 << 20),
+    ));
+    let (tx, call) = start_store(ch.clone());
+    let d = data5.clone();
+    let feed = tokio::spawn(async move {
+        tx.send(frames[0].clone()).await.unwrap();
+        for at in (0..d.len()).step_by(1000) {
+            tx.send(d.slice(at..(at + 1000).min(d.len())))
+                .await
+                .unwrap();
+        }
+    });
+    let (code, resp) = call.await.unwrap();
+    feed.await.unwrap();
+    assert_eq!(code, Code::Ok);
+    assert_eq!(resp.unwrap().bytes_written, (1 << 20) + 12_345);
+    node.state.cache.clear();
+    assert_eq!(get(&mut c, pk, id5).await.data, data5);
+    assert!(node.state.backend.delete(&id5).await.unwrap());
     // The shard sent before the grant (as prost orders the fields) goes the whole way.
     let (id3, data3) = shard(len, 4);
     put(&mut c, pk, id3, data3.clone()).await;
