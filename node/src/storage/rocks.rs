@@ -413,8 +413,7 @@ impl Inner {
         wo
     }
 
-    /// Write `records` as one atomic, synced batch, in a group with other writers'.
-    /// Write `records` as one synced batch, with those of concurrent writers, from a
+    /// Write `records` as one atomic, synced batch, in a group with other writers', from a
     /// blocking thread.
     fn write_synced(&self, records: Vec<Record>) -> Result<()> {
         let bytes = records.iter().map(Record::len).sum();
