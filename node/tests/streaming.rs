@@ -76,6 +76,18 @@ fn start_store(
     (tx, call)
 }
 
+/// The status a store gets for the fields before its shard alone, the body left open:
+/// the answer must come before any of the shard is sent.
+async fn answer_to_head(ch: &Channel, head: Bytes) -> Code {
+    let (tx, call) = start_store(ch.clone());
+    tx.send(head).await.unwrap();
+    let (code, _) = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("no answer before the shard was sent")
+        .unwrap();
+    code
+}
+
 /// Temporary shard files and their lengths.
 fn temporary_files(root: &std::path::Path) -> Vec<u64> {
     shard_files(root)
@@ -128,15 +140,18 @@ async fn large_shards_are_written_as_they_arrive_and_refused_before_their_bytes(
     ];
     for (what, g) in refusals {
         let head = store_frames(store_req(id, data.clone(), g))[0].clone();
-        let (tx, call) = start_store(ch.clone());
-        tx.send(head).await.unwrap();
-        let (code, _) = tokio::time::timeout(Duration::from_secs(10), call)
-            .await
-            .unwrap_or_else(|_| panic!("{what}: no answer before the shard was sent"))
-            .unwrap();
-        assert_eq!(code, Code::PermissionDenied, "{what}");
-        drop(tx);
+        assert_eq!(
+            answer_to_head(&ch, head).await,
+            Code::PermissionDenied,
+            "{what}"
+        );
     }
+    // A draining node takes no new shards: refused the same way, before the bytes.
+    node.state.set_draining(true);
+    let g = grant(GrantOp::Store, pk, id, len as u64);
+    let head = store_frames(store_req(id, data.clone(), g))[0].clone();
+    assert_eq!(answer_to_head(&ch, head).await, Code::Unavailable);
+    node.state.set_draining(false);
     assert!(shard_files(&root).is_empty());
     assert_eq!(
         node.state
