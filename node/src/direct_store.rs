@@ -9,9 +9,10 @@
 //! to the shard's file and hashes it, on the blocking pool, while the next piece arrives:
 //! receiving, hashing and writing overlap. Like the generated service's stores, a stored
 //! shard enters the node's read cache (the hashing thread gathers it for that); with the
-//! cache off, a store holds at most two pieces (HTTP/2 frames of up to 1 MiB) besides what
-//! HTTP/2 flow control lets the sender have in flight. The shard becomes part of the store only when
-//! every byte has arrived and hashes to its id; anything else leaves nothing behind.
+//! cache off, a store holds about two pieces (HTTP/2 frames of up to 1 MiB) besides what
+//! HTTP/2 flow control lets the sender have in flight. The shard becomes part of the store
+//! only when every byte has arrived and hashes to its id; anything else leaves nothing
+//! behind.
 //!
 //! The generated service still answers every request this path does not stream: another
 //! route, a message with the shard before the grant or not last, a shard the backend takes
