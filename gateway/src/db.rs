@@ -545,6 +545,18 @@ async fn run_committer(
     }
 }
 
+/// The transaction a spawned BEGIN ([`Db::tx`]) opened.
+async fn join_begin(
+    begin: tokio::task::JoinHandle<std::result::Result<Tx<'static>, sqlx::Error>>,
+) -> Result<Tx<'static>> {
+    match begin.await {
+        Ok(tx) => Ok(tx?),
+        Err(e) => Err(GatewayError::Internal(format!(
+            "beginning a transaction: {e}"
+        ))),
+    }
+}
+
 /// One transaction for a group of commits. The outer error means nothing was committed.
 async fn commit_group(pool: &AnyPool, jobs: &[CommitJob]) -> Result<Vec<Result<Option<String>>>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -637,13 +649,26 @@ impl Db {
     /// Begin a transaction. SQLite transactions take the write lock up front: a deferred one
     /// that reads and then writes fails with SQLITE_BUSY when another writer got there first.
     /// The guard keeps other writers of this process queued until the caller is done.
+    ///
+    /// The BEGIN runs in a task of its own. A caller dropped while it was under way (a
+    /// request whose client disconnected) could leave the pooled connection inside the
+    /// transaction with no rollback queued (sqlx raises the transaction depth its
+    /// rollback-on-drop keys on only after the BEGIN is acknowledged and checked): on
+    /// SQLite that connection kept the write lock, and every other writer waited out the
+    /// busy timeout and failed. Now the transaction always reaches a `Transaction`, which
+    /// rolls back when dropped unused.
     async fn tx(&self) -> Result<(Tx<'static>, Option<tokio::sync::OwnedMutexGuard<()>>)> {
+        let pool = self.pool.clone();
         Ok(match self.dialect {
             Dialect::Sqlite => {
                 let guard = self.writer.clone().lock_owned().await;
-                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(guard))
+                let begin = tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await });
+                (join_begin(begin).await?, Some(guard))
             }
-            Dialect::Postgres => (self.pool.begin().await?, None),
+            Dialect::Postgres => {
+                let begin = tokio::spawn(async move { pool.begin().await });
+                (join_begin(begin).await?, None)
+            }
         })
     }
 
@@ -1840,6 +1865,60 @@ async fn queue_deletions(tx: &mut Tx<'_>, select: &str, arg: &str) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn node_row(id: &str) -> NodeRow {
+        NodeRow {
+            id: id.into(),
+            peer_id: format!("peer-{id}"),
+            public_key: [7; 32],
+            grpc_address: "127.0.0.1:1".into(),
+            node_type: "miner".into(),
+            status: "online".into(),
+            capacity_bytes: 1 << 30,
+            used_bytes: 0,
+            chunk_count: 0,
+            datacenter: String::new(),
+            rack: String::new(),
+            region: String::new(),
+            last_seen: 0,
+            joined_at: 0,
+            first_offline_at: None,
+            status_changed_at: 0,
+            auth_token_hash: "h".into(),
+            command: None,
+        }
+    }
+
+    /// A request dropped while its transaction begins (a client that disconnects) must not
+    /// leave a pooled connection inside a transaction: that connection would hold SQLite's
+    /// write lock, and every other writer would wait out the busy timeout and fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_dropped_while_it_begins_leaves_no_transaction_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
+        let db = Db::connect(&url, 4).await.unwrap();
+        db.upsert_node(&node_row("n")).await.unwrap();
+        for i in 0..400u64 {
+            let d = db.clone();
+            let write = tokio::spawn(async move { d.upsert_node(&node_row("n")).await });
+            // Dropped at a different moment each time, often while BEGIN is on its way.
+            for _ in 0..i % 5 {
+                tokio::task::yield_now().await;
+            }
+            std::thread::sleep(std::time::Duration::from_micros(i % 13 * 20));
+            write.abort();
+            let _ = write.await;
+            let other = tokio::time::timeout(
+                std::time::Duration::from_secs(3),
+                db.node_heartbeat("n", i, i, 1 << 30),
+            )
+            .await;
+            assert!(
+                matches!(other, Ok(Ok(()))),
+                "round {i}: a dropped write left the database locked ({other:?})"
+            );
+        }
+    }
 
     /// Whether the test key reads as revoked, by access key id and by hash.
     async fn revoked(db: &Db) -> (bool, bool) {
