@@ -293,6 +293,33 @@ pub struct NodeRow {
     pub command: Option<String>,
 }
 
+#[cfg(test)]
+impl NodeRow {
+    /// A miner with 1 GiB of capacity and nothing stored, for tests.
+    pub(crate) fn for_test(id: &str, status: &str) -> Self {
+        NodeRow {
+            id: id.into(),
+            peer_id: String::new(),
+            public_key: [0; 32],
+            grpc_address: "127.0.0.1:1".into(),
+            node_type: "miner".into(),
+            status: status.into(),
+            capacity_bytes: 1 << 30,
+            used_bytes: 0,
+            chunk_count: 0,
+            datacenter: String::new(),
+            rack: String::new(),
+            region: String::new(),
+            last_seen: 0,
+            joined_at: 0,
+            first_offline_at: None,
+            status_changed_at: 0,
+            auth_token_hash: String::new(),
+            command: None,
+        }
+    }
+}
+
 fn node_from(r: &AnyRow) -> Result<NodeRow> {
     let pk: Vec<u8> = r.try_get("public_key")?;
     Ok(NodeRow {
@@ -1866,29 +1893,6 @@ async fn queue_deletions(tx: &mut Tx<'_>, select: &str, arg: &str) -> Result<()>
 mod tests {
     use super::*;
 
-    fn node_row(id: &str) -> NodeRow {
-        NodeRow {
-            id: id.into(),
-            peer_id: format!("peer-{id}"),
-            public_key: [7; 32],
-            grpc_address: "127.0.0.1:1".into(),
-            node_type: "miner".into(),
-            status: "online".into(),
-            capacity_bytes: 1 << 30,
-            used_bytes: 0,
-            chunk_count: 0,
-            datacenter: String::new(),
-            rack: String::new(),
-            region: String::new(),
-            last_seen: 0,
-            joined_at: 0,
-            first_offline_at: None,
-            status_changed_at: 0,
-            auth_token_hash: "h".into(),
-            command: None,
-        }
-    }
-
     /// A request dropped while its transaction begins (a client that disconnects) must not
     /// leave a pooled connection inside a transaction: that connection would hold SQLite's
     /// write lock, and every other writer would wait out the busy timeout and fail.
@@ -1897,10 +1901,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("m.db").display());
         let db = Db::connect(&url, 4).await.unwrap();
-        db.upsert_node(&node_row("n")).await.unwrap();
+        db.upsert_node(&NodeRow::for_test("n", "online"))
+            .await
+            .unwrap();
         for i in 0..400u64 {
             let d = db.clone();
-            let write = tokio::spawn(async move { d.upsert_node(&node_row("n")).await });
+            let write =
+                tokio::spawn(async move { d.upsert_node(&NodeRow::for_test("n", "online")).await });
             // Dropped at a different moment each time, often while BEGIN is on its way.
             for _ in 0..i % 5 {
                 tokio::task::yield_now().await;

@@ -702,24 +702,8 @@ mod tests {
             .enumerate()
         {
             rows.push(NodeRow {
-                id: format!("n{i}"),
-                peer_id: String::new(),
                 public_key: [i as u8; 32],
-                grpc_address: "127.0.0.1:1".into(),
-                node_type: "miner".into(),
-                status: st.to_string(),
-                capacity_bytes: 1 << 30,
-                used_bytes: 0,
-                chunk_count: 0,
-                datacenter: String::new(),
-                rack: String::new(),
-                region: String::new(),
-                last_seen: 0,
-                joined_at: 0,
-                first_offline_at: None,
-                status_changed_at: 0,
-                auth_token_hash: String::new(),
-                command: None,
+                ..NodeRow::for_test(&format!("n{i}"), st)
             });
         }
         r.load(&rows);
