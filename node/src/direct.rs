@@ -3,13 +3,14 @@
 //! shard as it arrives ([`crate::direct_store`]). Every other request, and every one those
 //! paths hand back, goes to the generated service unchanged.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use cyxcloud_proto::frames::STORE_CHUNK_PATH;
+use cyxcloud_proto::frames::{Frames, STORE_CHUNK_PATH};
 use tonic::body::Body;
-use tonic::codegen::{BoxFuture, Service, http};
+use tonic::codegen::{BoxFuture, Bytes, Service, http};
 use tonic::server::NamedService;
 use tracing::Instrument;
 
@@ -76,4 +77,14 @@ where
             _ => Box::pin(self.inner.call(req)),
         }
     }
+}
+
+/// A gRPC answer with one message, already in `frames`, and status OK.
+pub(crate) fn ok_response(frames: VecDeque<Bytes>) -> http::Response<Body> {
+    let mut resp = http::Response::new(Body::new(Frames::ok_response(frames)));
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        tonic::metadata::GRPC_CONTENT_TYPE,
+    );
+    resp
 }

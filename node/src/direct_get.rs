@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cyxcloud_proto::chunk::{GetChunkRequest, GetChunkResponse};
-use cyxcloud_proto::frames::{Frames, message_frames};
+use cyxcloud_proto::frames::message_frames;
 use http_body::Body as _;
 use prost::Message;
 use tonic::Status;
@@ -101,12 +101,7 @@ fn decode_message(b: &[u8]) -> Result<GetChunkRequest, Status> {
 /// A GetChunk response as gRPC frames: the small fields, then the shard as it is.
 fn respond(mut r: GetChunkResponse) -> http::Response<Body> {
     let data = std::mem::take(&mut r.data);
-    let mut resp = http::Response::new(Body::new(Frames::ok_response(encode(&r, data))));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        tonic::metadata::GRPC_CONTENT_TYPE,
-    );
-    resp
+    crate::direct::ok_response(encode(&r, data))
 }
 
 /// `r`'s fields (its `data` left empty) and then `data` as its `data` field, as frames.

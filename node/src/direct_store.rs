@@ -20,7 +20,6 @@
 //! acknowledges a shard it already holds), compression. It gets the bytes read so far and
 //! then the rest of the body, so the request reaches it unchanged.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,7 +28,7 @@ use std::task::{Context, Poll};
 use bytes::{Buf, Bytes, BytesMut};
 use cyxcloud_core::ChunkId;
 use cyxcloud_proto::chunk::{StoreChunkRequest, StoreChunkResponse};
-use cyxcloud_proto::frames::{Frames, STORE_DATA_FIELD};
+use cyxcloud_proto::frames::{STORE_DATA_FIELD, message_frames};
 use http_body::{Body as _, Frame};
 use prost::Message;
 use tonic::Status;
@@ -420,18 +419,8 @@ fn respond(bytes_written: u64) -> http::Response<Body> {
         error_message: String::new(),
         bytes_written,
     };
-    let mut message = Vec::with_capacity(5 + r.encoded_len());
-    message.push(0);
-    message.extend_from_slice(&(r.encoded_len() as u32).to_be_bytes());
-    r.encode(&mut message)
-        .expect("a Vec grows to fit the message");
-    let frames = VecDeque::from([Bytes::from(message)]);
-    let mut resp = http::Response::new(Body::new(Frames::ok_response(frames)));
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        tonic::metadata::GRPC_CONTENT_TYPE,
-    );
-    resp
+    // All fields in the message's first frame: no payload field follows them.
+    crate::direct::ok_response(message_frames(&r, 0, Bytes::new(), &()))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use cyxcloud_proto::chunk::StoreChunkResponse;
 use cyxcloud_proto::frames::{self, STORE_CHUNK_PATH, store_frames};
 use http_body::{Body as _, Frame};
 use prost::Message;
-use tonic::codegen::{Bytes, Service, http};
+use tonic::codegen::{Bytes, Service};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -43,17 +43,7 @@ fn start_store(
 ) {
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let call = tokio::spawn(async move {
-        let req = http::Request::builder()
-            .method(http::Method::POST)
-            .version(http::Version::HTTP_2)
-            .uri(STORE_CHUNK_PATH)
-            .header(
-                http::header::CONTENT_TYPE,
-                tonic::metadata::GRPC_CONTENT_TYPE,
-            )
-            .header(http::header::TE, "trailers")
-            .body(tonic::body::Body::new(Fed(rx)))
-            .unwrap();
+        let req = frames::request(STORE_CHUNK_PATH, tonic::body::Body::new(Fed(rx))).unwrap();
         std::future::poll_fn(|cx| ch.poll_ready(cx)).await.unwrap();
         let resp = ch.call(req).await.unwrap();
         if let Some(s) = Status::from_header_map(resp.headers()) {

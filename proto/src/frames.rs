@@ -140,6 +140,21 @@ impl Limits {
     }
 }
 
+/// A gRPC request to the method at `path` with `body` (messages already framed).
+pub fn request(path: &str, body: Body) -> Result<http::Request<Body>, Status> {
+    http::Request::builder()
+        .method(http::Method::POST)
+        .version(http::Version::HTTP_2)
+        .uri(path)
+        .header(
+            http::header::CONTENT_TYPE,
+            tonic::metadata::GRPC_CONTENT_TYPE,
+        )
+        .header(http::header::TE, "trailers")
+        .body(body)
+        .map_err(|e| Status::internal(format!("building a request: {e}")))
+}
+
 /// Call the unary method at `path` over `channel` with a message already in `frames`
 /// ([`message_frames`]), and decode its one response message. Statuses are read as
 /// tonic's generated clients read them: from the headers of a trailers-only answer, or
@@ -164,17 +179,7 @@ where
             limits.encode
         )));
     }
-    let req = http::Request::builder()
-        .method(http::Method::POST)
-        .version(http::Version::HTTP_2)
-        .uri(path)
-        .header(
-            http::header::CONTENT_TYPE,
-            tonic::metadata::GRPC_CONTENT_TYPE,
-        )
-        .header(http::header::TE, "trailers")
-        .body(Body::new(Frames::request(frames)))
-        .map_err(|e| Status::internal(format!("building a request: {e}")))?;
+    let req = request(path, Body::new(Frames::request(frames)))?;
     std::future::poll_fn(|cx| channel.poll_ready(cx))
         .await
         .map_err(|e| Status::from_error(Box::new(e)))?;

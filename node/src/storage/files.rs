@@ -225,11 +225,7 @@ impl ShardFiles {
             Err(e) => return Err(io("creating", &staged.tmp, e)),
         };
         let window = if direct {
-            let mut buf = self.spare.take(WINDOW + ALIGN);
-            if buf.len() < WINDOW + ALIGN {
-                buf.resize(WINDOW + ALIGN, 0);
-            }
-            buf
+            self.spare_buffer(WINDOW + ALIGN)
         } else {
             Vec::new()
         };
@@ -348,10 +344,7 @@ impl ShardFiles {
     fn write_direct(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
         let padded = data.len().next_multiple_of(ALIGN);
         let mut f = create(path, true)?;
-        let mut buf = self.spare.take(padded + ALIGN);
-        if buf.len() < padded + ALIGN {
-            buf.resize(padded + ALIGN, 0);
-        }
+        let mut buf = self.spare_buffer(padded + ALIGN);
         let start = buf.as_ptr().align_offset(ALIGN);
         let block = &mut buf[start..start + padded];
         block[..data.len()].copy_from_slice(data);
@@ -362,6 +355,16 @@ impl ShardFiles {
             .and_then(|()| f.sync_data());
         self.spare.give(buf);
         r
+    }
+
+    /// A buffer of at least `len` bytes, a spare one if there is one (give it back with
+    /// `self.spare.give`); with an extra [`ALIGN`] in `len` it holds an aligned block.
+    fn spare_buffer(&self, len: usize) -> Vec<u8> {
+        let mut buf = self.spare.take(len);
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        buf
     }
 
     /// Write through the page cache from now on (tests of that path).
