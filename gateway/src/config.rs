@@ -257,7 +257,7 @@ pub struct Overrides {
     /// Development mode: allows the sample or an empty JWT secret
     #[arg(long)]
     pub dev: bool,
-    /// Log level or filter [env: RUST_LOG]
+    /// Log level or filter
     #[arg(long, env = "RUST_LOG")]
     pub log_level: Option<String>,
     /// Log as JSON lines

@@ -34,7 +34,7 @@ pub use server::{GatewayHandle, ServerError, start};
 /// Command line of `cyxcloud-gateway` (and `cyxcloud gateway run`).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Path to gateway.toml (optional; every setting has a default) [env: GATEWAY_CONFIG]
+    /// Path to gateway.toml (optional; every setting has a default)
     #[arg(short, long, env = "GATEWAY_CONFIG")]
     pub config: Option<std::path::PathBuf>,
     #[command(flatten)]

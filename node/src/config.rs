@@ -243,43 +243,43 @@ pub struct NodeConfig {
 /// Command-line and environment overrides (see `cyxcloud-node --help`).
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct Overrides {
-    /// Node id [env: NODE_ID]
+    /// Node id
     #[arg(long, env = "NODE_ID")]
     pub id: Option<String>,
-    /// miner | volunteer | enterprise [env: NODE_TYPE]
+    /// miner | volunteer | enterprise
     #[arg(long = "type", env = "NODE_TYPE")]
     pub node_type: Option<NodeType>,
-    /// Data directory [env: STORAGE_PATH]
+    /// Data directory
     #[arg(long, env = "STORAGE_PATH")]
     pub storage_path: Option<PathBuf>,
-    /// Capacity in GB [env: NODE_CAPACITY_GB]
+    /// Capacity in GB
     #[arg(long, env = "NODE_CAPACITY_GB")]
     pub capacity_gb: Option<f64>,
-    /// Read cache for shards in MiB, 0 for none [env: NODE_READ_CACHE_MB]
+    /// Read cache for shards in MiB, 0 for none
     #[arg(long, env = "NODE_READ_CACHE_MB")]
     pub read_cache_mb: Option<u64>,
-    /// rocksdb | memory [env: NODE_BACKEND]
+    /// rocksdb | memory
     #[arg(long, env = "NODE_BACKEND", value_parser = parse_backend)]
     pub backend: Option<BackendKind>,
-    /// gRPC listen host [env: NODE_GRPC_HOST]
+    /// gRPC listen host
     #[arg(long, env = "NODE_GRPC_HOST")]
     pub grpc_host: Option<String>,
-    /// gRPC listen port, 0 for any free port [env: NODE_GRPC_PORT]
+    /// gRPC listen port, 0 for any free port
     #[arg(long, env = "NODE_GRPC_PORT")]
     pub grpc_port: Option<u16>,
-    /// Address to advertise to the gateway [env: NODE_ADVERTISE_ADDRESS]
+    /// Address to advertise to the gateway
     #[arg(long, env = "NODE_ADVERTISE_ADDRESS")]
     pub advertise_address: Option<String>,
-    /// Gateway NodeService URL [env: GATEWAY_URL]
+    /// Gateway NodeService URL
     #[arg(long, env = "GATEWAY_URL")]
     pub gateway_url: Option<String>,
-    /// Gateway grant-signing public key, hex [env: GATEWAY_PUBLIC_KEY]
+    /// Gateway grant-signing public key, hex
     #[arg(long, env = "GATEWAY_PUBLIC_KEY")]
     pub gateway_public_key: Option<String>,
-    /// Prometheus port, 0 disables [env: NODE_METRICS_PORT]
+    /// Prometheus port, 0 disables
     #[arg(long, env = "NODE_METRICS_PORT")]
     pub metrics_port: Option<u16>,
-    /// Log level or filter [env: RUST_LOG]
+    /// Log level or filter
     #[arg(long, env = "RUST_LOG")]
     pub log_level: Option<String>,
     /// Log as JSON lines

@@ -32,7 +32,7 @@ pub use server::{NodeError, NodeHandle, start};
 /// Command line of `cyxcloud-node` (and `cyxcloud node run`).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Path to node.toml (optional; every setting has a default) [env: NODE_CONFIG]
+    /// Path to node.toml (optional; every setting has a default)
     #[arg(short, long, env = "NODE_CONFIG")]
     pub config: Option<std::path::PathBuf>,
     #[command(flatten)]
