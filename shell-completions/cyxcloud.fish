@@ -217,20 +217,20 @@ complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and not __fish_s
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and not __fish_seen_subcommand_from run help" -s V -l version -d 'Print version'
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and not __fish_seen_subcommand_from run help" -f -a "run" -d 'Run a storage node until interrupted'
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and not __fish_seen_subcommand_from run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -s c -l config -d 'Path to node.toml (optional; every setting has a default) [env: NODE_CONFIG]' -r -F
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l id -d 'Node id [env: NODE_ID]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l type -d 'miner | volunteer | enterprise [env: NODE_TYPE]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l storage-path -d 'Data directory [env: STORAGE_PATH]' -r -F
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l capacity-gb -d 'Capacity in GB [env: NODE_CAPACITY_GB]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l read-cache-mb -d 'Read cache for shards in MiB, 0 for none [env: NODE_READ_CACHE_MB]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l backend -d 'rocksdb | memory [env: NODE_BACKEND]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-host -d 'gRPC listen host [env: NODE_GRPC_HOST]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-port -d 'gRPC listen port, 0 for any free port [env: NODE_GRPC_PORT]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l advertise-address -d 'Address to advertise to the gateway [env: NODE_ADVERTISE_ADDRESS]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l gateway-url -d 'Gateway NodeService URL [env: GATEWAY_URL]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l gateway-public-key -d 'Gateway grant-signing public key, hex [env: GATEWAY_PUBLIC_KEY]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l metrics-port -d 'Prometheus port, 0 disables [env: NODE_METRICS_PORT]' -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l log-level -d 'Log level or filter [env: RUST_LOG]' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -s c -l config -d 'Path to node.toml (optional; every setting has a default)' -r -F
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l id -d 'Node id' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l type -d 'miner | volunteer | enterprise' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l storage-path -d 'Data directory' -r -F
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l capacity-gb -d 'Capacity in GB' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l read-cache-mb -d 'Read cache for shards in MiB, 0 for none' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l backend -d 'rocksdb | memory' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-host -d 'gRPC listen host' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-port -d 'gRPC listen port, 0 for any free port' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l advertise-address -d 'Address to advertise to the gateway' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l gateway-url -d 'Gateway NodeService URL' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l gateway-public-key -d 'Gateway grant-signing public key, hex' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l metrics-port -d 'Prometheus port, 0 disables' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l log-level -d 'Log level or filter' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l config-profile -d 'Configuration profile to use [env: CYXCLOUD_PROFILE]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l gateway -d 'Gateway URL, overriding the profile [env: CYXCLOUD_GATEWAY]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l max-connections -d 'Upper bound on concurrent shard transfers (adapts below it to the link)' -r
@@ -250,7 +250,7 @@ complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and not __fis
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and not __fish_seen_subcommand_from run help" -s V -l version -d 'Print version'
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and not __fish_seen_subcommand_from run help" -f -a "run" -d 'Run a gateway until interrupted'
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and not __fish_seen_subcommand_from run help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -s c -l config -d 'Path to gateway.toml (optional; every setting has a default) [env: GATEWAY_CONFIG]' -r -F
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -s c -l config -d 'Path to gateway.toml (optional; every setting has a default)' -r -F
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l host -d 'Bind address' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l port -d 'HTTP (S3, REST) port' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l grpc-port -d 'gRPC port (NodeService, GatewayService)' -r
@@ -267,7 +267,7 @@ complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_se
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l node-remove-threshold-secs -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l node-recovery-quarantine-secs -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l node-monitor-interval-secs -r
-complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l log-level -d 'Log level or filter [env: RUST_LOG]' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l log-level -d 'Log level or filter' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l config-profile -d 'Configuration profile to use [env: CYXCLOUD_PROFILE]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l gateway -d 'Gateway URL, overriding the profile [env: CYXCLOUD_GATEWAY]' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand gateway; and __fish_seen_subcommand_from run" -l max-connections -d 'Upper bound on concurrent shard transfers (adapts below it to the link)' -r
