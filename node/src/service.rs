@@ -131,6 +131,16 @@ impl NodeState {
     /// Read one shard under a get grant, verifying it. `Ok(None)` if absent.
     pub async fn fetch(&self, id: ChunkId, grant: &[u8]) -> Result<Option<Bytes>, Status> {
         let g = self.check_grant(grant, &id, GrantOp::Get, 0)?;
+        self.fetch_granted(id, grant, &g).await
+    }
+
+    /// [`fetch`](Self::fetch) under a grant already checked: `g` is `grant` decoded.
+    pub async fn fetch_granted(
+        &self,
+        id: ChunkId,
+        grant: &[u8],
+        g: &Grant,
+    ) -> Result<Option<Bytes>, Status> {
         let data = match self.cache.get(&id) {
             Some(data) => data,
             None => {
@@ -352,18 +362,22 @@ impl ChunkService for ChunkServiceImpl {
                 .iter()
                 .map(|i| parse_id(Some(i)))
                 .collect::<Result<Vec<_>, _>>()?;
-            // Check every grant before sending anything.
-            for (id, g) in ids.iter().zip(&r.grants) {
-                self.state.check_grant(g, id, GrantOp::Get, 0)?;
-            }
+            // Check every grant before sending anything (and only then: each check is an
+            // Ed25519 verification).
+            let checked = ids
+                .iter()
+                .zip(&r.grants)
+                .map(|(id, g)| self.state.check_grant(g, id, GrantOp::Get, 0))
+                .collect::<Result<Vec<_>, _>>()?;
             // A two-slot channel bounds memory to a couple of shards however many are asked.
             let (tx, rx) = tokio::sync::mpsc::channel(2);
             let state = self.state.clone();
             tokio::spawn(async move {
-                for (i, (id, grant)) in ids.into_iter().zip(r.grants).enumerate() {
+                let granted = ids.into_iter().zip(r.grants).zip(checked);
+                for (i, ((id, grant), g)) in granted.enumerate() {
                     // Absent and corrupt shards are skipped (and corrupt ones reported);
                     // the caller sees which ids did not arrive.
-                    let item = match state.fetch(id, &grant).await {
+                    let item = match state.fetch_granted(id, &grant, &g).await {
                         Ok(Some(data)) => Ok(ChunkData {
                             chunk_id: Some(id.into()),
                             data,

@@ -494,3 +494,68 @@ async fn get_chunk_is_answered_by_the_direct_path_and_sends_the_shard_whole() {
     assert_eq!(m.requests("GetChunk", Code::Ok), 1);
     assert_eq!(m.requests("GetChunk", Code::ResourceExhausted), 0);
 }
+
+/// FetchChunks sends with backpressure: while the caller does not read, the node fetches
+/// only what HTTP/2 flow control lets through (a 16 MiB stream window) and a few shards
+/// more, not every shard asked for; read on, the caller gets them all.
+#[tokio::test]
+async fn fetch_chunks_waits_for_a_reader_that_stops() {
+    let Setup {
+        dir: _dir,
+        node,
+        pk,
+        mut c,
+    } = setup(1.0).await;
+    const N: usize = 48;
+    const LEN: usize = 1 << 20;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        let (id, data) = shard(LEN, 500 + i as u64);
+        c.store_chunk(store_req(
+            id,
+            data,
+            grant(GrantOp::Store, pk, id, LEN as u64),
+        ))
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let req = FetchChunksRequest {
+        chunk_ids: ids.iter().map(|i| (*i).into()).collect(),
+        grants: ids
+            .iter()
+            .map(|i| grant(GrantOp::Get, pk, *i, LEN as u64))
+            .collect(),
+    };
+    let mut stream = c.fetch_chunks(req).await.unwrap().into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(ChunkId::of(&first.data), ids[0]);
+    // Wait until the node stops fetching (each fetch records its served grant).
+    let served = || async { node.state.backend.served(1000).await.unwrap().len() };
+    let mut last = served().await;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = served().await;
+        if now == last && now > 1 {
+            break;
+        }
+        last = now;
+    }
+    let held = served().await;
+    // Here 20: the one read, about 16 MiB in the window, and the few the node holds
+    // ready to send; without the bound on its queue, all 48.
+    assert!(
+        held <= 24,
+        "{held} of {N} shards fetched for a caller that read one"
+    );
+    let mut n = 1;
+    while let Some(item) = stream.next().await {
+        let item = item.unwrap();
+        assert_eq!(ChunkId::of(&item.data), ids[item.shard_index as usize]);
+        n += 1;
+    }
+    assert_eq!(n, N);
+    assert_eq!(served().await, N);
+    node.shutdown();
+    node.wait().await.unwrap();
+}
