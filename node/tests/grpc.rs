@@ -96,14 +96,11 @@ async fn store_get_stream_fetch_verify_delete() {
     assert_eq!(r.failed_chunks.len(), 1);
 
     // FetchChunks returns each stored shard intact, in order.
-    let req = FetchChunksRequest {
-        chunk_ids: ids.iter().map(|i| (*i).into()).collect(),
-        grants: ids
-            .iter()
-            .map(|i| grant(GrantOp::Get, pk, *i, 1 << 20))
-            .collect(),
-    };
-    let mut stream = c.fetch_chunks(req).await.unwrap().into_inner();
+    let mut stream = c
+        .fetch_chunks(fetch_req(pk, &ids, 1 << 20))
+        .await
+        .unwrap()
+        .into_inner();
     let mut n = 0;
     while let Some(item) = stream.next().await {
         let item = item.unwrap();
@@ -520,14 +517,11 @@ async fn fetch_chunks_waits_for_a_reader_that_stops() {
         .unwrap();
         ids.push(id);
     }
-    let req = FetchChunksRequest {
-        chunk_ids: ids.iter().map(|i| (*i).into()).collect(),
-        grants: ids
-            .iter()
-            .map(|i| grant(GrantOp::Get, pk, *i, LEN as u64))
-            .collect(),
-    };
-    let mut stream = c.fetch_chunks(req).await.unwrap().into_inner();
+    let mut stream = c
+        .fetch_chunks(fetch_req(pk, &ids, LEN as u64))
+        .await
+        .unwrap()
+        .into_inner();
     let first = stream.next().await.unwrap().unwrap();
     assert_eq!(ChunkId::of(&first.data), ids[0]);
     // Wait until the node stops fetching (each fetch records its served grant).
@@ -558,4 +552,15 @@ async fn fetch_chunks_waits_for_a_reader_that_stops() {
     assert_eq!(served().await, N);
     node.shutdown();
     node.wait().await.unwrap();
+}
+
+/// FetchChunks for `ids`, each with a get grant of up to `max` bytes.
+fn fetch_req(pk: [u8; 32], ids: &[ChunkId], max: u64) -> FetchChunksRequest {
+    FetchChunksRequest {
+        chunk_ids: ids.iter().map(|i| (*i).into()).collect(),
+        grants: ids
+            .iter()
+            .map(|i| grant(GrantOp::Get, pk, *i, max))
+            .collect(),
+    }
 }
