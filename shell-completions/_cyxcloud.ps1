@@ -360,6 +360,7 @@ Register-ArgumentCompleter -Native -CommandName 'cyxcloud' -ScriptBlock {
             [CompletionResult]::new('--storage-path', '--storage-path', [CompletionResultType]::ParameterName, 'Data directory')
             [CompletionResult]::new('--capacity-gb', '--capacity-gb', [CompletionResultType]::ParameterName, 'Capacity in GB')
             [CompletionResult]::new('--read-cache-mb', '--read-cache-mb', [CompletionResultType]::ParameterName, 'Read cache for shards in MiB, 0 for none')
+            [CompletionResult]::new('--min-free-mb', '--min-free-mb', [CompletionResultType]::ParameterName, 'Disk space kept free in MiB: new shards are refused below it')
             [CompletionResult]::new('--backend', '--backend', [CompletionResultType]::ParameterName, 'rocksdb | memory')
             [CompletionResult]::new('--grpc-host', '--grpc-host', [CompletionResultType]::ParameterName, 'gRPC listen host')
             [CompletionResult]::new('--grpc-port', '--grpc-port', [CompletionResultType]::ParameterName, 'gRPC listen port, 0 for any free port')

@@ -1302,7 +1302,7 @@ _cyxcloud() {
             return 0
             ;;
         cyxcloud__subcmd__node__subcmd__run)
-            opts="-c -q -h -V --config --id --type --storage-path --capacity-gb --read-cache-mb --backend --grpc-host --grpc-port --advertise-address --gateway-url --gateway-public-key --metrics-port --log-level --log-json --config-profile --gateway --max-connections --quiet --json --help --version"
+            opts="-c -q -h -V --config --id --type --storage-path --capacity-gb --read-cache-mb --min-free-mb --backend --grpc-host --grpc-port --advertise-address --gateway-url --gateway-public-key --metrics-port --log-level --log-json --config-profile --gateway --max-connections --quiet --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1333,6 +1333,10 @@ _cyxcloud() {
                     return 0
                     ;;
                 --read-cache-mb)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-free-mb)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

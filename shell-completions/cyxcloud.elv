@@ -333,6 +333,7 @@ set edit:completion:arg-completer[cyxcloud] = {|@words|
             cand --storage-path 'Data directory'
             cand --capacity-gb 'Capacity in GB'
             cand --read-cache-mb 'Read cache for shards in MiB, 0 for none'
+            cand --min-free-mb 'Disk space kept free in MiB: new shards are refused below it'
             cand --backend 'rocksdb | memory'
             cand --grpc-host 'gRPC listen host'
             cand --grpc-port 'gRPC listen port, 0 for any free port'

@@ -223,6 +223,7 @@ complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l storage-path -d 'Data directory' -r -F
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l capacity-gb -d 'Capacity in GB' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l read-cache-mb -d 'Read cache for shards in MiB, 0 for none' -r
+complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l min-free-mb -d 'Disk space kept free in MiB: new shards are refused below it' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l backend -d 'rocksdb | memory' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-host -d 'gRPC listen host' -r
 complete -c cyxcloud -n "__fish_cyxcloud_using_subcommand node; and __fish_seen_subcommand_from run" -l grpc-port -d 'gRPC listen port, 0 for any free port' -r

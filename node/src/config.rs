@@ -107,6 +107,10 @@ pub struct StorageSection {
     /// enter it once verified against their ids; a read served from it costs no disk read,
     /// no copy and no hash.
     pub read_cache_mb: u64,
+    /// Space kept free on the data directory's disk, in MiB, whatever `capacity_gb` says:
+    /// with less free, new shards are refused (RESOURCE_EXHAUSTED) while the storage
+    /// engine still has room for its logs, flushes and deletes.
+    pub min_free_mb: u64,
 }
 
 impl Default for StorageSection {
@@ -119,6 +123,7 @@ impl Default for StorageSection {
             scrub_rate_mb_s: 20.0,
             scrub_interval_secs: 24 * 3600,
             read_cache_mb: 256,
+            min_free_mb: 1024,
         }
     }
 }
@@ -258,6 +263,9 @@ pub struct Overrides {
     /// Read cache for shards in MiB, 0 for none
     #[arg(long, env = "NODE_READ_CACHE_MB")]
     pub read_cache_mb: Option<u64>,
+    /// Disk space kept free in MiB: new shards are refused below it
+    #[arg(long, env = "NODE_MIN_FREE_MB")]
+    pub min_free_mb: Option<u64>,
     /// rocksdb | memory
     #[arg(long, env = "NODE_BACKEND", value_parser = parse_backend)]
     pub backend: Option<BackendKind>,
@@ -351,6 +359,9 @@ impl NodeConfig {
         }
         if let Some(v) = o.read_cache_mb {
             self.storage.read_cache_mb = v;
+        }
+        if let Some(v) = o.min_free_mb {
+            self.storage.min_free_mb = v;
         }
         if let Some(v) = o.grpc_port {
             self.network.grpc_port = v;

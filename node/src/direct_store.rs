@@ -282,7 +282,7 @@ async fn store(state: &NodeState, req: http::Request<Body>, max_message: usize) 
             drop(reservation);
             return whole(head, body);
         }
-        Err(e) => return answer(Err(internal(e))),
+        Err(e) => return answer(Err(e.into())),
     };
     head.advance(data_at);
     let r = receive(state, id, len, head, body, sink).await;
@@ -365,7 +365,8 @@ async fn receive(
             };
             if let Some(p) = p {
                 let q = p.clone();
-                sink.then(move |s| s.write(&p).map_err(internal)).await?;
+                sink.then(move |s| s.write(&p).map_err(Status::from))
+                    .await?;
                 hasher
                     .then(move |(h, gather)| {
                         h.update(&q);
@@ -398,8 +399,7 @@ async fn receive(
     }
     let wrote = tokio::task::spawn_blocking(move || sink.commit())
         .await
-        .map_err(internal)?
-        .map_err(internal)?;
+        .map_err(internal)??;
     if wrote {
         state
             .metrics

@@ -69,8 +69,10 @@ async fn register(
         grpc_address: cfg.advertise.clone(),
         libp2p_address: cfg.libp2p_address.clone(),
         capacity: Some(NodeCapacity {
-            total_bytes: state.capacity,
-            available_bytes: state.capacity.saturating_sub(stats.used_bytes),
+            total_bytes: state.offered(stats.used_bytes),
+            available_bytes: state
+                .offered(stats.used_bytes)
+                .saturating_sub(stats.used_bytes),
         }),
         location: Some(cfg.location.clone()),
         r#type: cfg.node_type as i32,
@@ -124,7 +126,7 @@ async fn status(state: &NodeState, last: &mut (u64, u64, std::time::Instant)) ->
         disk_write_mbps: mbps(rx, last.0),
         network_in_mbps: mbps(rx, last.0),
         network_out_mbps: mbps(tx, last.1),
-        capacity_bytes: state.capacity,
+        capacity_bytes: state.offered(s.used_bytes),
         uptime_seconds: state.started.elapsed().as_secs(),
         corrupt_chunks: state
             .backend

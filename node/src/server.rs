@@ -112,15 +112,18 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
     } else {
         crate::identity::parse_public_key(&cfg.gateway.public_key).ok()
     };
-    let state = Arc::new(NodeState::new(
-        node_id.clone(),
-        identity.public_key_bytes(),
-        backend,
-        (cfg.storage.read_cache_mb as usize) << 20,
-        cfg.capacity_bytes(),
-        dir.clone(),
-        gateway_key,
-    ));
+    let state = Arc::new(
+        NodeState::new(
+            node_id.clone(),
+            identity.public_key_bytes(),
+            backend,
+            (cfg.storage.read_cache_mb as usize) << 20,
+            cfg.capacity_bytes(),
+            dir.clone(),
+            gateway_key,
+        )
+        .with_min_free(cfg.storage.min_free_mb.saturating_mul(1 << 20)),
+    );
 
     let addr = cfg.grpc_listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -195,7 +198,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, NodeError> {
                 let st = st.clone();
                 async move {
                     let s = st.backend.stats().await.unwrap_or_default();
-                    st.metrics.render(s.used_bytes, s.chunk_count, st.capacity)
+                    st.metrics
+                        .render(s.used_bytes, s.chunk_count, st.offered(s.used_bytes))
                 }
             }),
         );

@@ -93,7 +93,7 @@ impl NodeState {
                 }
                 // A full node still acknowledges a shard it already holds: stores are
                 // idempotent.
-                if self.backend.exists(&id).await.map_err(internal)? {
+                if self.backend.exists(&id).await? {
                     return Ok(len);
                 }
                 return Err(e);
@@ -107,8 +107,7 @@ impl NodeState {
         let wrote = self
             .backend
             .put_new_verified(&id, data.clone(), verified)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(hash_mismatch)?;
         if wrote {
             self.metrics
@@ -207,7 +206,7 @@ impl NodeState {
                     "shard {id} is corrupt on this node"
                 )))
             }
-            Err(e) => Err(internal(e)),
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -215,6 +214,22 @@ impl NodeState {
 /// A store whose bytes do not hash to the shard's id.
 pub(crate) fn hash_mismatch() -> Status {
     Status::invalid_argument("data does not hash to the chunk id")
+}
+
+/// How a storage failure reaches a caller: a full disk as RESOURCE_EXHAUSTED (the gateway
+/// places the shard elsewhere, as for a full node), damage as DATA_LOSS, anything else as
+/// INTERNAL.
+impl From<StorageError> for Status {
+    fn from(e: StorageError) -> Status {
+        match e {
+            StorageError::NoSpace(_) => {
+                tracing::warn!(error = %e, "the disk is full");
+                Status::resource_exhausted(format!("node's disk is full: {e}"))
+            }
+            StorageError::CorruptData(_) => Status::data_loss(e.to_string()),
+            e => internal(e),
+        }
+    }
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
@@ -299,7 +314,7 @@ impl ChunkService for ChunkServiceImpl {
         observed(&self.state, "DeleteChunk", async {
             let id = parse_id(r.chunk_id.as_ref())?;
             self.state.check_grant(&r.grant, &id, GrantOp::Delete, 0)?;
-            self.state.backend.delete(&id).await.map_err(internal)?;
+            self.state.backend.delete(&id).await?;
             // After the delete: a read that began before it cannot cache the shard again.
             self.state.cache.remove(&id);
             Ok(Response::new(DeleteChunkResponse {
@@ -460,7 +475,7 @@ impl ChunkService for ChunkServiceImpl {
                 healthy,
                 status: Some(NodeStatus {
                     node_id: self.state.node_id.clone(),
-                    capacity_bytes: self.state.capacity,
+                    capacity_bytes: self.state.offered(s.used_bytes),
                     used_bytes: s.used_bytes,
                     chunk_count: s.chunk_count,
                     cpu_usage: self.state.cpu.cpu_percent(),

@@ -29,7 +29,10 @@ pub struct NodeState {
     pub backend: Arc<dyn StorageBackend>,
     /// Recently stored and read shards, verified: served without a disk read or a hash.
     pub cache: ShardCache,
+    /// Capacity offered to the network, as configured (see [`NodeState::offered`]).
     pub capacity: u64,
+    /// Bytes kept free on the data's disk ([`NodeState::with_min_free`]).
+    min_free: u64,
     pub data_dir: PathBuf,
     pub metrics: Metrics,
     pub cpu: CpuSampler,
@@ -68,6 +71,7 @@ impl NodeState {
             backend,
             cache: ShardCache::new(read_cache_bytes),
             capacity,
+            min_free: 0,
             data_dir,
             metrics: Metrics::default(),
             cpu: CpuSampler::default(),
@@ -75,6 +79,25 @@ impl NodeState {
             gateway_key: RwLock::new(gateway_key),
             draining: AtomicBool::new(false),
             reserved: AtomicU64::new(0),
+        }
+    }
+
+    /// Keep `bytes` free on the disk that holds the shards: new shards are refused below
+    /// that, so the storage engine keeps room for its logs, flushes and deletes.
+    pub fn with_min_free(mut self, bytes: u64) -> Self {
+        self.min_free = bytes;
+        self
+    }
+
+    /// The capacity this node offers with `used` bytes stored: the configured one, or
+    /// less if its disk cannot hold that much more (the disk's free space above the
+    /// space kept free).
+    pub fn offered(&self, used: u64) -> u64 {
+        match self.backend.disk_free() {
+            Some(free) => self
+                .capacity
+                .min(used.saturating_add(free.saturating_sub(self.min_free))),
+            None => self.capacity,
         }
     }
 
@@ -118,6 +141,15 @@ impl NodeState {
             return Err(Status::resource_exhausted(format!(
                 "node is full: {used} of {} bytes used, {bytes} more requested",
                 self.capacity
+            )));
+        }
+        // Stores in flight (this one included) are not on the disk yet.
+        if let Some(free) = self.backend.disk_free()
+            && free < self.min_free.saturating_add(reserved)
+        {
+            return Err(Status::resource_exhausted(format!(
+                "node's disk is full: {free} bytes free, {} kept free, {bytes} more requested",
+                self.min_free
             )));
         }
         Ok(r)

@@ -71,8 +71,33 @@ pub fn process_cpu_seconds() -> f64 {
     secs(u.ru_utime) + secs(u.ru_stime)
 }
 
+/// Bytes free to an unprivileged writer on the filesystem that holds `path` (`statvfs`);
+/// `None` if it cannot be asked.
+pub fn disk_free(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path; statvfs writes into the struct it is given.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+        return None;
+    }
+    Some((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
+}
+
 #[cfg(test)]
 mod tests {
+    /// The free space of a real filesystem: some, and no more than it holds.
+    #[test]
+    fn disk_free_reads_the_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = super::disk_free(dir.path()).unwrap();
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        let c = std::ffi::CString::new(dir.path().to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut s) }, 0);
+        assert!(free > 0 && free <= s.f_blocks as u64 * s.f_frsize as u64);
+        assert_eq!(super::disk_free(&dir.path().join("missing")), None);
+    }
+
     #[test]
     fn process_cpu_time_grows_with_work() {
         let before = super::process_cpu_seconds();

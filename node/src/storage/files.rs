@@ -43,7 +43,7 @@ const ALIGN: usize = 4096;
 const SPARE_BYTES: usize = 40 << 20;
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> StorageError {
-    StorageError::Io(format!("{what} {}: {e}", path.display()))
+    StorageError::from_io_message(format!("{what} {}: {e}", path.display()))
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {

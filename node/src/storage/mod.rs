@@ -21,6 +21,9 @@ pub mod rocks;
 pub enum StorageError {
     #[error("storage I/O failed: {0}")]
     Io(String),
+    /// The disk (or the user's quota on it) is full.
+    #[error("no space left on the disk: {0}")]
+    NoSpace(String),
     #[error("stored record is corrupt: {0}")]
     CorruptRecord(String),
     /// The storage engine's own checksums caught damage to this shard's bytes.
@@ -29,6 +32,19 @@ pub enum StorageError {
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+impl StorageError {
+    /// An I/O failure as RocksDB or the OS describes it: [`NoSpace`](Self::NoSpace) when the
+    /// disk or the quota is full (RocksDB says so only in its message, in the OS's words).
+    pub(crate) fn from_io_message(msg: String) -> Self {
+        const FULL: [&str; 2] = ["No space left on device", "Disk quota exceeded"];
+        if FULL.iter().any(|f| msg.contains(f)) {
+            StorageError::NoSpace(msg)
+        } else {
+            StorageError::Io(msg)
+        }
+    }
+}
 
 /// A check that runs beside a write ([`StorageBackend::put_new_verified`]).
 pub type Check = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
@@ -115,6 +131,11 @@ pub trait StorageBackend: Send + Sync + 'static {
         _len: u64,
     ) -> Result<Option<Box<dyn IncomingShard>>> {
         Ok(None)
+    }
+    /// Bytes free on the disk that holds this backend's data; `None` if it keeps none
+    /// there (memory).
+    fn disk_free(&self) -> Option<u64> {
+        None
     }
     /// Retrieve a chunk.
     async fn get(&self, chunk_id: &ChunkId) -> Result<Option<Bytes>>;
@@ -266,5 +287,37 @@ pub(crate) mod test_suite {
         // Replacing or deleting a corrupt shard clears the mark.
         b.delete(&c).await.unwrap();
         assert!(b.corrupt().await.unwrap().is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StorageError;
+
+    /// A full disk is told apart in RocksDB's words and the OS's, anything else stays I/O.
+    #[test]
+    fn a_full_disk_is_no_space_whoever_reports_it() {
+        let full = [
+            "IO error: No space left on device: While appending to file: db/000008.log",
+            "writing files/aa/x.tmp: No space left on device (os error 28)",
+            "writing files/aa/x.tmp: Disk quota exceeded (os error 122)",
+        ];
+        for m in full {
+            assert!(matches!(
+                StorageError::from_io_message(m.into()),
+                StorageError::NoSpace(s) if s == m
+            ));
+        }
+        let other = "IO error: Input/output error (os error 5)";
+        assert!(matches!(
+            StorageError::from_io_message(other.into()),
+            StorageError::Io(s) if s == other
+        ));
+        // The OS's own text for ENOSPC is the one matched.
+        let os = std::io::Error::from_raw_os_error(libc::ENOSPC).to_string();
+        assert!(matches!(
+            StorageError::from_io_message(os),
+            StorageError::NoSpace(_)
+        ));
     }
 }

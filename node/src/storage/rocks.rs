@@ -76,7 +76,7 @@ const INFO_LOG_MAX: usize = 16 << 20;
 const INFO_LOGS_KEPT: usize = 4;
 
 fn io(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Io(e.to_string())
+    StorageError::from_io_message(e.to_string())
 }
 
 struct Inner {
@@ -429,7 +429,7 @@ impl Inner {
         let bytes = records.iter().map(Record::len).sum();
         self.group
             .commit_blocking(records, bytes)
-            .map_err(StorageError::Io)
+            .map_err(StorageError::from_io_message)
     }
 
     /// [`write_synced`](Self::write_synced) from an async task.
@@ -438,7 +438,7 @@ impl Inner {
         self.group
             .commit(records, bytes)
             .await
-            .map_err(StorageError::Io)
+            .map_err(StorageError::from_io_message)
     }
 
     /// The group commit's write: every writer's records in one synced batch.
@@ -726,6 +726,10 @@ impl StorageBackend for RocksBackend {
 
     fn streams(&self, len: u64) -> bool {
         len >= self.inner.file_min as u64
+    }
+
+    fn disk_free(&self) -> Option<u64> {
+        crate::sys::disk_free(self.inner.db.path())
     }
 
     async fn incoming(&self, id: &ChunkId, len: u64) -> Result<Option<Box<dyn IncomingShard>>> {
