@@ -62,6 +62,7 @@ async fn register(
     cfg: &LinkConfig,
 ) -> Result<String, String> {
     let stats = state.backend.stats().await.map_err(|e| e.to_string())?;
+    let offered = state.offered(stats.used_bytes);
     let ts = now_secs();
     let req = RegisterRequest {
         node_id: state.node_id.clone(),
@@ -69,10 +70,8 @@ async fn register(
         grpc_address: cfg.advertise.clone(),
         libp2p_address: cfg.libp2p_address.clone(),
         capacity: Some(NodeCapacity {
-            total_bytes: state.offered(stats.used_bytes),
-            available_bytes: state
-                .offered(stats.used_bytes)
-                .saturating_sub(stats.used_bytes),
+            total_bytes: offered,
+            available_bytes: offered.saturating_sub(stats.used_bytes),
         }),
         location: Some(cfg.location.clone()),
         r#type: cfg.node_type as i32,
